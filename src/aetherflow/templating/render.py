@@ -1,0 +1,160 @@
+"""The strict renderer: resolves tokens against a per-phase scope.
+
+Rules (``20-templating.md``):
+
+* Lookup walks mappings only. A missing path, or a value that is ``""``, counts as missing: the
+  default is used when given, otherwise :class:`~aetherflow.errors.ResolverMissingKeyError`.
+* A string that is exactly one token keeps the value's native type; a default used that way is a
+  string. Tokens embedded in text render through :func:`aetherflow.templating.text.to_text`.
+* A root the phase does not allow is a syntax error naming the allowed roots.
+* Dictionary keys are never rendered.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aetherflow.errors import ResolverMissingKeyError, ResolverSyntaxError
+from aetherflow.templating.text import to_text
+from aetherflow.templating.tokens import Template, Token, has_template_syntax, parse_template
+
+
+class Phase(enum.StrEnum):
+    """The three template phases and their names in messages."""
+
+    RESOURCE = "resource"
+    FLOW_META = "flow meta"
+    STEP = "step"
+
+
+PHASE_ROOTS: Mapping[Phase, tuple[str, ...]] = {
+    Phase.RESOURCE: ("env",),
+    Phase.FLOW_META: ("env",),
+    Phase.STEP: ("env", "steps", "job", "jobs", "run_id", "flow_id", "result"),
+}
+
+MissingHook = Callable[[str, str], None]
+"""Called as ``hook(dotted_path, where)`` when non-strict rendering replaces a missing value."""
+
+_MISSING: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What templates of one phase can see.
+
+    Attributes:
+        phase: The phase (decides the allowed roots).
+        roots: Root name → value (``env`` → the env snapshot, ``steps`` → outputs, ...).
+        strict: When False, a missing value without default renders as ``""`` and ``on_missing``
+            is called (``AETHERFLOW_STRICT_TEMPLATES=false``).
+        on_missing: Hook for non-strict replacements (a warning event in the runner).
+    """
+
+    phase: Phase
+    roots: Mapping[str, Any]
+    strict: bool = True
+    on_missing: MissingHook | None = field(default=None, compare=False)
+
+    @property
+    def allowed(self) -> tuple[str, ...]:
+        """Root names allowed in this phase."""
+        return PHASE_ROOTS[self.phase]
+
+
+def check_root(token: Token, phase: Phase, source: str, where: str) -> None:
+    """Raise ResolverSyntaxError when the token's root is not allowed in ``phase``."""
+    allowed = PHASE_ROOTS[phase]
+    if token.root not in allowed:
+        at = f" ({where})" if where else ""
+        raise ResolverSyntaxError(
+            f"unknown root {token.root!r} in token {token.raw!r} at column {token.column} of "
+            f"{source!r}{at}; the {phase.value} phase allows: {', '.join(allowed)}"
+        )
+
+
+def lookup(roots: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    """Walk ``path`` through nested mappings; return the value or the private MISSING marker."""
+    current: Any = roots
+    for segment in path:
+        if isinstance(current, Mapping) and segment in current:
+            current = current[segment]
+        else:
+            return _MISSING
+    return current
+
+
+def is_missing(value: Any) -> bool:
+    """True for the MISSING marker and for the empty string (which counts as missing)."""
+    return value is _MISSING or (isinstance(value, str) and value == "")
+
+
+def _resolve(token: Token, scope: Scope, where: str) -> Any:
+    value = lookup(scope.roots, token.path)
+    if not is_missing(value):
+        return value
+    if token.default is not None:
+        return token.default
+    if not scope.strict:
+        if scope.on_missing is not None:
+            scope.on_missing(token.dotted, where)
+        return ""
+    raise ResolverMissingKeyError(token.dotted, where=where, roots=scope.allowed)
+
+
+def render_template(template: Template, scope: Scope, *, where: str = "") -> Any:
+    """Render a parsed template in ``scope``.
+
+    Returns:
+        The native value for a whole-token string, otherwise the rendered text.
+
+    Raises:
+        ResolverSyntaxError: A token uses a root the phase does not allow.
+        ResolverMissingKeyError: A value is missing and the token has no default.
+    """
+    for token in template.tokens:
+        check_root(token, scope.phase, template.source, where)
+    if template.whole is not None:
+        return _resolve(template.whole, scope, where)
+    pieces: list[str] = []
+    for part in template.parts:
+        if isinstance(part, str):
+            pieces.append(part)
+        else:
+            pieces.append(to_text(_resolve(part, scope, where)))
+    return "".join(pieces)
+
+
+def render_string(source: str, scope: Scope, *, where: str = "") -> Any:
+    """Parse and render one string (plain strings are returned unchanged, without parsing)."""
+    if not has_template_syntax(source):
+        return source
+    return render_template(parse_template(source, where=where), scope, where=where)
+
+
+def render_value(value: Any, scope: Scope, *, where: str = "") -> Any:
+    """Render every string inside ``value`` (dict values, list/tuple items); keys are kept.
+
+    Args:
+        value: A string, or nested dicts/lists/tuples of values; other types pass through.
+        scope: The phase scope.
+        where: Location prefix for messages; nested keys and indexes are appended to it.
+
+    Returns:
+        A new structure of the same shape with templates rendered.
+    """
+    if isinstance(value, str):
+        return render_string(value, scope, where=where)
+    if isinstance(value, dict):
+        return {
+            k: render_value(v, scope, where=f"{where}.{k}" if where else str(k))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [render_value(v, scope, where=f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, tuple):
+        return tuple(render_value(v, scope, where=f"{where}[{i}]") for i, v in enumerate(value))
+    return value

@@ -1,0 +1,74 @@
+"""Conversion of values to text and to JSON-compatible data, shared by rendering and outputs.
+
+One documented rule for values JSON has no type for (used by inline template rendering, step
+output serialisation and event fields):
+
+========================  =========================================
+Python value              JSON / text form
+========================  =========================================
+``bool``                  ``true`` / ``false``
+``None``                  ``null`` (inline text: empty string)
+``datetime``              ISO-8601 (``2026-01-02T03:04:05.123456+00:00``)
+``date`` / ``time``       ISO-8601 (``2026-01-02``, ``03:04:05``)
+``Decimal``               its exact decimal string (``"12.50"``), never a float
+``bytes``                 base64 text (standard alphabet, padded)
+``pathlib.PurePath``      ``str(path)``
+``set`` / ``frozenset``   sorted list
+``Enum``                  its value
+anything else             ``str(value)``
+========================  =========================================
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import enum
+import json
+from decimal import Decimal
+from pathlib import PurePath
+from typing import Any
+
+
+def json_default(value: Any) -> Any:
+    """``json.dumps`` ``default=`` hook implementing the rule in the module docstring."""
+    if isinstance(value, _dt.datetime | _dt.date | _dt.time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=repr)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    return str(value)
+
+
+def compact_json(value: Any) -> str:
+    """Serialise ``value`` as compact JSON (no spaces, non-ASCII kept)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=json_default)
+
+
+def to_text(value: Any) -> str:
+    """Convert a value to the text used when a token is embedded in a longer string.
+
+    Booleans render ``true``/``false``, None renders empty, lists and dicts render as compact
+    JSON (not Python repr), everything else follows :func:`json_default`.
+    """
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value) if isinstance(value, float) else str(value)
+    if isinstance(value, dict | list | tuple):
+        return compact_json(value)
+    converted = json_default(value)
+    return converted if isinstance(converted, str) else compact_json(converted)
