@@ -1,1 +1,13 @@
-"""aetherflow.steps."""
+"""Layer 5: built-in steps. They register through the same registry plugins use."""
+
+from __future__ import annotations
+
+from aetherflow.runtime.registry import REGISTRY, Registry, registration_origin
+
+
+def register_builtin_steps(registry: Registry = REGISTRY) -> None:
+    """Register every built-in step type (idempotent)."""
+    from aetherflow.steps.checks import CheckItems  # noqa: PLC0415 - registered on demand
+
+    with registration_origin("builtin"):
+        registry.add_step("check_items", CheckItems)

@@ -1,0 +1,58 @@
+"""From the process environment to a ready runtime: snapshot, settings, registry, plugins.
+
+This is the one place that turns ``os.environ`` into explicit arguments for the library.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from aetherflow.runtime.plugins import LoadedPlugin, load_entry_points, load_plugin_dirs
+from aetherflow.runtime.registry import REGISTRY, Registry
+from aetherflow.runtime.settings import Settings
+from aetherflow.runtime.snapshot import EnvSnapshot, build_snapshot
+from aetherflow.steps import register_builtin_steps
+
+log = logging.getLogger("aetherflow.cli")
+
+
+@dataclass
+class Runtime:
+    """The env snapshot, settings and registry a command works with."""
+
+    env: EnvSnapshot
+    settings: Settings
+    registry: Registry = field(default_factory=lambda: REGISTRY)
+    plugins: list[LoadedPlugin] = field(default_factory=list)
+
+
+def process_environ() -> dict[str, str]:
+    """A copy of ``os.environ`` (the only read of it in the package)."""
+    return dict(os.environ)
+
+
+def bootstrap(environ: Mapping[str, str] | None = None) -> Runtime:
+    """Build the runtime: env snapshot with env files, settings, built-ins and plugins.
+
+    Raises:
+        ConfigError: Invalid settings or env files.
+        PluginError: A plugin failed to load in strict mode.
+    """
+    env = build_snapshot(process_environ() if environ is None else environ)
+    settings = Settings.from_env(env)
+    register_builtin_steps(REGISTRY)
+    plugins: list[LoadedPlugin] = []
+    if settings.enterprise:
+        if settings.plugin_paths:
+            log.warning(
+                "AETHERFLOW_PLUGIN_PATHS is ignored in enterprise mode; plugins load only from "
+                "the bundle manifest's paths.plugins"
+            )
+        plugins += load_entry_points(strict=settings.plugin_strict, allowed=())
+    else:
+        plugins += load_plugin_dirs(settings.plugin_paths, strict=settings.plugin_strict)
+        plugins += load_entry_points(strict=settings.plugin_strict)
+    return Runtime(env=env, settings=settings, registry=REGISTRY, plugins=plugins)

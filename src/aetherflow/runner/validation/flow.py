@@ -1,0 +1,188 @@
+"""``validate``: every check of a flow file, all problems reported at once.
+
+Order: load (YAML syntax, duplicate keys) → render ``flow:`` with env → schema (strict models) →
+semantic checks on the raw document (ids, ``depends_on``, ``when``, step types and inputs,
+templates per phase, resources, profiles, decode). A file that does not load stops there;
+everything after loading runs even when an earlier check failed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pydantic import ValidationError
+
+from aetherflow.errors import SpecError
+from aetherflow.runner.flowmeta import render_flow_block
+from aetherflow.runner.validation.report import Collector, ValidationReport
+from aetherflow.runner.validation.resources import check_resources, resource_rules
+from aetherflow.runner.validation.semantic import (
+    JobView,
+    check_depends_on,
+    check_job_ids,
+    check_step_inputs,
+    check_step_type,
+    check_when,
+    job_views,
+)
+from aetherflow.runner.validation.templates import Target, TemplateRules, scan_templates
+from aetherflow.runtime.profiles import Profiles, load_profiles
+from aetherflow.runtime.registry import REGISTRY, Registry
+from aetherflow.spec.flow import FlowSpec
+from aetherflow.spec.issues import issues_from_validation_error
+from aetherflow.spec.yamlload import LoadedYaml, load_yaml, load_yaml_file
+from aetherflow.templating.render import Phase
+
+
+@dataclass(frozen=True)
+class ValidationOptions:
+    """What validation needs from the environment.
+
+    Attributes:
+        env: The env snapshot (the same one a run would use).
+        registry: Registered step types and connectors (after plugins loaded).
+        env_strict: ``AETHERFLOW_VALIDATE_ENV_STRICT``: missing env is an error.
+        secrets_configured: A secrets hook is configured (decode is allowed).
+    """
+
+    env: Mapping[str, str]
+    registry: Registry = field(default_factory=lambda: REGISTRY)
+    env_strict: bool = False
+    secrets_configured: bool = False
+
+
+def validate_flow_file(
+    path: str | os.PathLike[str], options: ValidationOptions
+) -> ValidationReport:
+    """Validate the flow file at ``path``; never raises for problems in the file."""
+    try:
+        loaded = load_yaml_file(path)
+    except SpecError as exc:
+        report = ValidationReport(flow_yaml=str(path))
+        report.errors.extend(exc.issues)
+        return report
+    return validate_loaded(loaded, options, flow_yaml=str(path))
+
+
+def validate_flow_text(
+    text: str, options: ValidationOptions, *, file: str = ""
+) -> ValidationReport:
+    """Validate flow YAML given as text."""
+    try:
+        loaded = load_yaml(text, file=file)
+    except SpecError as exc:
+        report = ValidationReport(flow_yaml=file)
+        report.errors.extend(exc.issues)
+        return report
+    return validate_loaded(loaded, options, flow_yaml=file)
+
+
+def validate_loaded(
+    loaded: LoadedYaml, options: ValidationOptions, *, flow_yaml: str
+) -> ValidationReport:
+    """Run every check on an already loaded document."""
+    out = Collector(loaded.file, loaded.source_map)
+    data = loaded.data
+    if not isinstance(data, Mapping):
+        out.add(
+            "schema:document_type",
+            (),
+            "a flow file must be a mapping with the keys version, flow, resources and jobs",
+        )
+        return out.report(flow_yaml, data)
+    rules = TemplateRules(phase=Phase.FLOW_META, env=options.env, env_strict=options.env_strict)
+    scan_templates(data.get("flow"), ("flow",), rules, Target(out))
+    model = _check_schema(data, options.env, out)
+    jobs = job_views(data)
+    check_job_ids(jobs, out)
+    check_depends_on(jobs, out)
+    check_when(jobs, out)
+    _check_steps(jobs, data, options, rules, out)
+    profiles = _load_profiles(options.env, out)
+    check_resources(
+        data,
+        registry=options.registry,
+        profiles=profiles,
+        rules=resource_rules(rules),
+        secrets_configured=options.secrets_configured,
+        out=out,
+    )
+    report = out.report(flow_yaml, data)
+    if report.ok:
+        report.flow = model
+    return report
+
+
+def _check_schema(
+    data: Mapping[str, Any], env: Mapping[str, str], out: Collector
+) -> FlowSpec | None:
+    rendered = dict(data)
+    if "flow" in rendered:
+        rendered["flow"] = render_flow_block(data["flow"], env, keep_unrenderable=True)
+    try:
+        return FlowSpec.model_validate(rendered)
+    except ValidationError as exc:
+        out.extend(
+            issues_from_validation_error(
+                exc, model=FlowSpec, source_map=out.source_map, file=out.file, data=rendered
+            )
+        )
+        return None
+
+
+def _load_profiles(env: Mapping[str, str], out: Collector) -> Profiles:
+    try:
+        return load_profiles(env)
+    except SpecError as exc:
+        out.extend(exc.issues)
+        return Profiles(source="<invalid>")
+
+
+def _check_steps(
+    jobs: list[JobView],
+    data: Mapping[str, Any],
+    options: ValidationOptions,
+    base: TemplateRules,
+    out: Collector,
+) -> None:
+    job_ids = [j.id or "" for j in jobs]
+    resources = data.get("resources")
+    resource_names = set(resources) if isinstance(resources, Mapping) else set()
+    for job_position, job in enumerate(jobs):
+        step_ids = [s.get("id") if isinstance(s.get("id"), str) else "" for _, s in job.steps]
+        for position, (index, step) in enumerate(job.steps):
+            loc = ("jobs", job.index, "steps", index)
+            rules = TemplateRules(
+                phase=Phase.STEP,
+                env=options.env,
+                env_strict=options.env_strict,
+                earlier_steps=[s for s in step_ids[:position] if s],
+                later_steps=[s for s in step_ids[position:] if s],
+                earlier_jobs=[j for j in job_ids[:job_position] if j],
+                later_jobs=[j for j in job_ids[job_position:] if j],
+            )
+            scan_templates(step.get("inputs"), (*loc, "inputs"), rules, Target(out))
+            outputs_rules = replace(rules, outputs_phase=True)
+            scan_templates(step.get("outputs"), (*loc, "outputs"), outputs_rules, Target(out))
+            cls = check_step_type(options.registry, step, loc, out)
+            if cls is not None:
+                check_step_inputs(cls, step.get("inputs", {}), (*loc, "inputs"), out)
+            _check_resource_ref(step.get("inputs"), resource_names, loc, out)
+
+
+def _check_resource_ref(
+    inputs: Any, resource_names: set[str], loc: tuple[str | int, ...], out: Collector
+) -> None:
+    if not isinstance(inputs, Mapping):
+        return
+    name = inputs.get("resource")
+    if isinstance(name, str) and "{" not in name and name not in resource_names:
+        known = ", ".join(sorted(resource_names)) or "(none declared)"
+        out.add(
+            "semantic:unknown_resource",
+            (*loc, "inputs", "resource"),
+            f"step uses resource {name!r}, which is not declared under resources: ({known})",
+        )
