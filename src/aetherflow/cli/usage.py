@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-SubParsers = argparse._SubParsersAction[Any]
-"""The type of ``parser.add_subparsers()`` results that commands register into."""
+if TYPE_CHECKING:
+    SubParsers: TypeAlias = argparse._SubParsersAction[Any]
+else:  # argparse._SubParsersAction is not subscriptable at run time
+    SubParsers = argparse._SubParsersAction
 
 
 class UsageError(Exception):

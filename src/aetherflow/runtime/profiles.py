@@ -33,12 +33,14 @@ class Profiles:
         source: ``""`` (none configured), the file path, or ``AETHERFLOW_PROFILES_JSON``.
         source_map: Positions inside the profiles file (None for JSON).
         raw: The profiles document as loaded (before validation).
+        failed: True when the configured source could not be loaded (names are unknown).
     """
 
     profiles: dict[str, ProfileSpec] = field(default_factory=dict)
     source: str = ""
     source_map: SourceMap | None = None
     raw: Any = None
+    failed: bool = False
 
     @property
     def configured(self) -> bool:

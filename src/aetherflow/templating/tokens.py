@@ -129,6 +129,9 @@ def _parse_cached(source: str) -> Template | tuple[str, int]:
             parsed = _parse_token(source[i + 2 : end], i + 1, raw)
             if isinstance(parsed, str):
                 return (parsed, i + 1)
+            # ``{{a}}}`` ends with a second, overlapping ``}}`` that closes nothing (gap G22).
+            if source.startswith("}", end + 2):
+                return (f"stray '}}}}' right after token {raw!r}", end + 2)
             if i > text_start:
                 parts.append(source[text_start:i])
             parts.append(parsed)

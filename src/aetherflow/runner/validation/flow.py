@@ -138,7 +138,7 @@ def _load_profiles(env: Mapping[str, str], out: Collector) -> Profiles:
         return load_profiles(env)
     except SpecError as exc:
         out.extend(exc.issues)
-        return Profiles(source="<invalid>")
+        return Profiles(source="<invalid>", failed=True)
 
 
 def _check_steps(

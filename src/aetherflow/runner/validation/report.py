@@ -65,10 +65,15 @@ class Collector:
         severity: Severity = "error",
         file: str | None = None,
         source_map: SourceMap | None = None,
+        position_loc: Loc | None = None,
     ) -> None:
-        """Record one issue at ``loc`` (positions come from the matching source map)."""
+        """Record one issue at ``loc`` (positions come from the matching source map).
+
+        ``position_loc`` overrides the location looked up in the source map.
+        """
         smap = source_map if file is not None else self.source_map
-        mark = smap.position(loc) if smap is not None else None
+        where = loc if position_loc is None else position_loc
+        mark = smap.position(where) if smap is not None else None
         self.issues.append(
             Issue(
                 code=code,

@@ -74,6 +74,8 @@ def _check_connector(
 
 
 def _unknown_profile(name: str, profiles: Profiles, loc: Loc, out: Collector) -> None:
+    if profiles.failed:
+        return  # the profiles source itself is reported; names cannot be checked
     if not profiles.configured:
         out.add(
             "semantic:unknown_profile",
@@ -99,7 +101,9 @@ def _scan_profile(
     rules: TemplateRules,
     out: Collector,
 ) -> None:
-    target = Target(out, file=profiles.source, source_map=profiles.source_map)
+    target = Target(
+        out, file=profiles.source, source_map=profiles.source_map, position_strip=1
+    )
     for section, value in sections.items():
         scan_templates(value, ("profiles", name, section), rules, target)
 

@@ -57,10 +57,23 @@ class Target:
     collector: Collector
     file: str | None = None
     source_map: SourceMap | None = None
+    position_strip: int = 0
 
     def add(self, code: str, loc: Loc, msg: str, **kw: Any) -> None:
-        """Record an issue in the target file."""
-        self.collector.add(code, loc, msg, file=self.file, source_map=self.source_map, **kw)
+        """Record an issue in the target file.
+
+        ``position_strip`` leading segments of ``loc`` are dropped for the source-map lookup
+        (the profiles file shows ``profiles.<name>...`` but its document starts at ``<name>``).
+        """
+        self.collector.add(
+            code,
+            loc,
+            msg,
+            file=self.file,
+            source_map=self.source_map,
+            position_loc=loc[self.position_strip :],
+            **kw,
+        )
 
 
 def scan_templates(value: Any, loc: Loc, rules: TemplateRules, target: Target) -> None:

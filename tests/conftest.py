@@ -1,0 +1,21 @@
+"""Fixtures shared by every test suite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from aetherflow.runtime.registry import REGISTRY, Registry
+from aetherflow.steps import register_builtin_steps
+
+
+@pytest.fixture
+def registry() -> Iterator[Registry]:
+    """The global registry with the built-ins registered, restored after the test."""
+    saved = REGISTRY.snapshot()
+    register_builtin_steps(REGISTRY)
+    try:
+        yield REGISTRY
+    finally:
+        REGISTRY.restore(saved)
