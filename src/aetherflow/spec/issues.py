@@ -277,6 +277,9 @@ def _describe(
     if err_type == "missing":
         where = format_loc((*prefix, *loc[:-1])) or "the top level"
         return f"missing required key {key!r}", f"add {key!r} to {where}"
+    if err_type == "value_error":
+        # Our validators write complete messages (with the value where it helps).
+        return str(err["msg"]).removeprefix("Value error, "), None
     shown = "" if _is_sensitive(loc) else f" {_show_value(err.get('input'))}"
     ctx = err.get("ctx") or {}
     if err_type == "union_tag_invalid" and isinstance(ctx.get("expected_tags"), str):
