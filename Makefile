@@ -15,7 +15,7 @@ $(BIN)/python:
 
 demo: venv
 	$(PIP) install -e .
-	$(BIN)/aetherflow validate examples/hello.yaml
+	AETHERFLOW_PLUGIN_PATHS=examples/plugins $(BIN)/aetherflow run examples/hello.yaml
 
 lint:
 	$(BIN)/ruff check src tests bench

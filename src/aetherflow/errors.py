@@ -22,6 +22,7 @@ predecessor keep its builtin base classes (``ValueError``, ``KeyError``, ``Runti
     │   └── BusyError ..................... a run lease or lock is held by someone else
     │       └── LockNotAcquired ........... ``with_lock``/scope lock wait ran out
     └── StepError (RuntimeError) .......... "the step failed" (not "the engine could not run it")
+        ├── StepInputsError ............... rendered inputs do not match the step's model
         ├── StepTimeout ................... ``timeout_seconds`` exceeded
         ├── StepInterrupted ............... SIGTERM/SIGINT while the step ran
         └── LockLost ...................... the lock was lost while the inner step ran
@@ -249,6 +250,10 @@ class StepError(AetherflowError, RuntimeError):
         self.exit_code = exit_code
         self.stderr_tail = stderr_tail
         self.details = details
+
+
+class StepInputsError(StepError):
+    """A step's rendered inputs do not match its ``Inputs`` model (never retried)."""
 
 
 class StepTimeout(StepError):

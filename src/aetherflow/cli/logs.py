@@ -13,37 +13,74 @@ from aetherflow.templating.text import json_default
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
+_EVENT_ATTRS = {"event", "event_fields", "event_ts_ms"}
+EVENT_SCHEMA_VERSION = 1
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ``ts_ms``, ``level``, ``logger``, ``event``/``message``, fields."""
+    """One JSON object per line: ``ts_ms``, ``level``, ``event``, fields (and ``exception``).
+
+    Lifecycle events carry ``schema_version``; other log records are ``event: "log"`` with a
+    ``message`` and the ``logger`` name, so every line is JSON (gap G62).
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         """Render ``record`` as one JSON line."""
-        payload: dict[str, Any] = {
-            "ts_ms": int(record.created * 1000),
-            "level": record.levelname,
-            "logger": record.name,
-        }
         event = getattr(record, "event", None)
+        payload: dict[str, Any] = {
+            "ts_ms": getattr(record, "event_ts_ms", None) or int(record.created * 1000),
+            "level": record.levelname,
+        }
         if event:
             payload["event"] = event
+            payload["schema_version"] = EVENT_SCHEMA_VERSION
+            payload.update(getattr(record, "event_fields", {}) or {})
         else:
             payload["event"] = "log"
+            payload["logger"] = record.name
             payload["message"] = record.getMessage()
-        for key, value in vars(record).items():
-            if key not in _RESERVED and key != "event":
-                payload[key] = value
+            for key, value in vars(record).items():
+                if key not in _RESERVED and key not in _EVENT_ATTRS:
+                    payload[key] = value
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
         return json.dumps(payload, ensure_ascii=False, default=json_default)
 
 
+def format_value(value: Any) -> str:
+    """A ``key=value`` value: JSON for containers, quoted when it has spaces, quotes or ``=``."""
+    if value is None:
+        text = "null"
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, dict | list | tuple):
+        # Compact JSON is left unquoted: braces delimit it and quoting would escape every quote.
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=json_default)
+    else:
+        text = str(value)
+    if text == "" or any(ch in text for ch in " \t\n\"'="):
+        return json.dumps(text, ensure_ascii=False)
+    return text
+
+
 class TextFormatter(logging.Formatter):
-    """``2026-01-01T02:00:00.123Z LEVEL message`` (UTC)."""
+    """``2026-01-01T02:00:00.123Z LEVEL event key=value ...`` (UTC)."""
 
     converter = time.gmtime  # type: ignore[assignment]  # typeshed's signature is narrower
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s.%(msecs)03dZ %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging API
+        """Render events as ``event key=value``; other records as their message."""
+        event = getattr(record, "event", None)
+        if event:
+            fields = getattr(record, "event_fields", {}) or {}
+            parts = [event] + [
+                f"{key}={format_value(value)}" for key, value in fields.items() if value is not None
+            ]
+            record.message = " ".join(parts)
+        return super().formatMessage(record)
 
 
 def configure_logging(level: str, fmt: str) -> None:

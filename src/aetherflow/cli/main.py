@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from aetherflow import __version__
-from aetherflow.cli import plugins_cmd, schema_cmd, validate_cmd
+from aetherflow.cli import plugins_cmd, run_cmd, runs_cmd, schema_cmd, validate_cmd
 from aetherflow.cli.bootstrap import process_environ
 from aetherflow.cli.logs import configure_logging
 from aetherflow.cli.output import error, one_line
@@ -81,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(
         dest="command", metavar="COMMAND", required=True, parser_class=_Parser
     )
+    run_cmd.register(sub, common)
     validate_cmd.register(sub, common)
+    runs_cmd.register(sub, common)
     schema_cmd.register(sub, common)
     plugins_cmd.register(sub, common)
     return parser

@@ -3,31 +3,24 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from aetherflow.errors import StateError
 from aetherflow.runtime.settings import Settings
 from aetherflow.spec.base import is_valid_id
 from aetherflow.spec.flow import DEFAULT_LAYOUT
+from aetherflow.state.records import LeaseHolder
 
 
 def new_run_id() -> str:
     """Return a new run id: 12 random lowercase hex characters."""
     return secrets.token_hex(6)
-
-
-class LockingStore(Protocol):
-    """The part of the state store ``RunContext.acquire_lock`` needs."""
-
-    def acquire_lock(self, key: str, owner: str, ttl_seconds: int) -> bool:
-        """Try to take ``key`` for ``owner``; True when acquired."""
-
-    def release_lock(self, key: str, owner: str) -> None:
-        """Release ``key`` if ``owner`` holds it."""
 
 
 def _safe_segment(kind: str, value: str) -> str:
@@ -65,6 +58,7 @@ class RunContext:
     connectors: Any = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("aetherflow.flow"))
     lock_token: int | None = None
+    _held_locks: dict[str, int] = field(default_factory=dict, repr=False)
 
     def job_dir(self, job_id: str) -> Path:
         """``<work_root>/<flow_id>/<job_id>/<run_id>``, created if missing."""
@@ -95,17 +89,30 @@ class RunContext:
         return self._sub_dir(job_id, "manifests")
 
     def acquire_lock(self, key: str, ttl_seconds: int = 600) -> bool:
-        """Try to take lock ``key`` for this run (owner = run id); True when acquired.
+        """Try once to take lock ``key`` for this run; True when acquired.
+
+        The predecessor's helper, kept for plugins. Locks held by the same run are re-entrant
+        (a resumed run is never blocked by its own crashed holder). Prefer the ``with_lock``
+        step, which waits, heartbeats and fences.
 
         Raises:
             StateError: The context has no state store.
         """
         if self.state is None:
             raise StateError("this RunContext has no state store; locks need one")
-        return bool(self.state.acquire_lock(key, self.run_id, ttl_seconds))
+        holder = LeaseHolder(
+            run_id=self.run_id, flow_id=self.flow_id, host=socket.gethostname(), pid=os.getpid()
+        )
+        lease = self.state.acquire_lease(key, holder, ttl_seconds * 1000, reentrant_run=True)
+        if lease is None:
+            return False
+        self._held_locks[key] = lease.token
+        return True
 
     def release_lock(self, key: str) -> None:
         """Release lock ``key`` if this run holds it."""
         if self.state is None:
             raise StateError("this RunContext has no state store; locks need one")
-        self.state.release_lock(key, self.run_id)
+        token = self._held_locks.pop(key, None)
+        if token is not None:
+            self.state.release_lease(key, token)

@@ -49,7 +49,9 @@ SETTING_CASES: list[tuple[str, str, str, Any]] = [
 
 def test_case_table_covers_every_variable() -> None:
     table = {var: field for var, _, field, _ in SETTING_CASES}
-    expected = {var: field for var, (field, _) in ENV_VARS.items() if var != "AETHERFLOW_SETTINGS_MODULE"}
+    expected = {
+        var: field for var, (field, _) in ENV_VARS.items() if var != "AETHERFLOW_SETTINGS_MODULE"
+    }
     assert table == expected
 
 
@@ -137,8 +139,16 @@ def test_invalid_boolean_variable_is_named(var: str) -> None:
 @pytest.mark.parametrize(
     ("var", "raw", "message"),
     [
-        ("AETHERFLOW_MAX_OUTPUT_BYTES", "1MB", "AETHERFLOW_MAX_OUTPUT_BYTES='1MB' is not an integer"),
-        ("AETHERFLOW_RUN_LEASE_SECONDS", "soon", "AETHERFLOW_RUN_LEASE_SECONDS='soon' is not a number"),
+        (
+            "AETHERFLOW_MAX_OUTPUT_BYTES",
+            "1MB",
+            "AETHERFLOW_MAX_OUTPUT_BYTES='1MB' is not an integer",
+        ),
+        (
+            "AETHERFLOW_RUN_LEASE_SECONDS",
+            "soon",
+            "AETHERFLOW_RUN_LEASE_SECONDS='soon' is not a number",
+        ),
     ],
 )
 def test_unparsable_number_names_variable(var: str, raw: str, message: str) -> None:
@@ -164,12 +174,12 @@ def test_invalid_value_names_variable(var: str, raw: str) -> None:
 
 
 def test_invalid_override_raises_config_error() -> None:
-    with pytest.raises(ConfigError, match="^invalid settings: AETHERFLOW_LOG_FORMAT: "):
+    with pytest.raises(ConfigError, match=r"^invalid settings: AETHERFLOW_LOG_FORMAT: "):
         Settings.from_env({}, {"log_format": "yaml"})
 
 
 def test_unknown_override_raises_config_error() -> None:
-    with pytest.raises(ConfigError, match="^invalid settings: colour: "):
+    with pytest.raises(ConfigError, match=r"^invalid settings: colour: "):
         Settings.from_env({}, {"colour": "red"})
 
 
@@ -248,11 +258,13 @@ def test_settings_module_rejects_unknown_keys(settings_module: WriteModule) -> N
 
 def test_settings_module_that_cannot_be_imported() -> None:
     name = f"af_missing_{uuid.uuid4().hex}"
-    with pytest.raises(ConfigError, match=f"^AETHERFLOW_SETTINGS_MODULE='{name}' cannot be imported"):
+    with pytest.raises(
+        ConfigError, match=f"^AETHERFLOW_SETTINGS_MODULE='{name}' cannot be imported"
+    ):
         Settings.from_env({"AETHERFLOW_SETTINGS_MODULE": name})
 
 
 def test_settings_module_invalid_value_is_config_error(settings_module: WriteModule) -> None:
     name = settings_module('SETTINGS = {"mode": "prod"}\n')
-    with pytest.raises(ConfigError, match="^invalid settings: AETHERFLOW_MODE: "):
+    with pytest.raises(ConfigError, match=r"^invalid settings: AETHERFLOW_MODE: "):
         Settings.from_env({"AETHERFLOW_SETTINGS_MODULE": name})

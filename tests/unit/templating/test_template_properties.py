@@ -34,7 +34,7 @@ SCOPE = Scope(
 
 identifiers = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,6}", fullmatch=True)
 brace_free_text = st.text(
-    alphabet=st.characters(blacklist_characters="{}", blacklist_categories=("Cs",)), max_size=20
+    alphabet=st.characters(exclude_characters="{}", exclude_categories=["Cs"]), max_size=20
 )
 # Text that may precede a token: ``$`` right before ``{{`` would form the forbidden ``${``.
 piece_before_token = brace_free_text.filter(lambda t: not t.endswith("$"))
@@ -59,7 +59,7 @@ template_like = st.text(
 ) | st.text(max_size=30)
 
 
-def nested(path: list[str], value: Any) -> dict[str, Any]:
+def nested(path: list[str], value: Any) -> Any:
     tree: Any = value
     for segment in reversed(path):
         tree = {segment: tree}

@@ -101,9 +101,7 @@ def _scan_profile(
     rules: TemplateRules,
     out: Collector,
 ) -> None:
-    target = Target(
-        out, file=profiles.source, source_map=profiles.source_map, position_strip=1
-    )
+    target = Target(out, file=profiles.source, source_map=profiles.source_map, position_strip=1)
     for section, value in sections.items():
         scan_templates(value, ("profiles", name, section), rules, target)
 

@@ -1,0 +1,131 @@
+"""``aetherflow run`` and ``aetherflow resume``."""
+
+from __future__ import annotations
+
+import argparse
+
+from aetherflow.cli.bootstrap import Runtime, bootstrap
+from aetherflow.cli.flowarg import add_flow_argument, flow_path
+from aetherflow.cli.output import print_json
+from aetherflow.cli.usage import SubParsers, UsageError
+from aetherflow.runner.engine import RunRequest, RunResult, run_flow
+from aetherflow.runner.events import Observer
+from aetherflow.runner.observers import LoggingObserver, MetricsObserver, load_metrics_sink
+from aetherflow.runner.resume import OnDrift
+
+RUN_EXAMPLES = """examples:
+  aetherflow run flows/nightly.yaml
+  aetherflow run flows/nightly.yaml --run-id nightly-2026-01-31      # start or resume this id
+  aetherflow run flows/nightly.yaml --run-id nightly-2026-01-31 --plan
+  aetherflow run flows/nightly.yaml --run-id R --flow-job load        # one job, deps from state
+  AETHERFLOW_LOG_FORMAT=json aetherflow run flows/nightly.yaml 2>> /var/log/nightly.jsonl
+
+exit status: 0 success, 1 a job failed or was blocked, 2 invalid flow or usage,
+             3 the run id is running elsewhere, 130/143 interrupted"""
+
+RESUME_EXAMPLES = """examples:
+  aetherflow resume 3f2a9c1b7d4e flows/nightly.yaml
+  aetherflow resume 3f2a9c1b7d4e --flow-yaml flows/nightly.yaml --on-drift rerun"""
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--flow-job", metavar="JOB", help="run only this job")
+    parser.add_argument(
+        "--on-drift",
+        choices=[d.value for d in OnDrift],
+        default=OnDrift.FAIL.value,
+        help="completed steps whose YAML changed: fail (default), rerun them, or reuse results",
+    )
+    parser.add_argument(
+        "--plan", action="store_true", help="print what would run or be reused; write nothing"
+    )
+    parser.add_argument("--json", action="store_true", help="with --plan: print the plan as JSON")
+    parser.add_argument(
+        "--bundle-manifest", metavar="M", help="run a bundle's entry flow (not available yet)"
+    )
+    parser.add_argument(
+        "--allow-stale-bundle",
+        action="store_true",
+        help="with --bundle-manifest (not available yet)",
+    )
+
+
+def register(sub: SubParsers, common: argparse.ArgumentParser) -> None:
+    """Add ``run`` and ``resume``."""
+    run = sub.add_parser(
+        "run",
+        parents=[common],
+        help="run a flow, or resume it with --run-id",
+        description="Validate and run a flow. With --run-id of an existing run, resume it: "
+        "completed steps are not run again and their outputs are restored.",
+        epilog=RUN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_flow_argument(run)
+    run.add_argument("--run-id", metavar="ID", help="run id to start or resume ([A-Za-z0-9_.-])")
+    _add_run_options(run)
+    run.set_defaults(handler=run_command, must_exist=False)
+
+    resume = sub.add_parser(
+        "resume",
+        parents=[common],
+        help="resume an existing run (like run --run-id, but the run must exist)",
+        epilog=RESUME_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    resume.add_argument("run_id", metavar="RUN_ID")
+    add_flow_argument(resume)
+    _add_run_options(resume)
+    resume.set_defaults(handler=run_command, must_exist=True)
+
+
+def observers(runtime: Runtime) -> list[Observer]:
+    """The logging observer and, when configured, the metrics hook."""
+    found: list[Observer] = [LoggingObserver()]
+    if runtime.settings.metrics_module:
+        found.append(MetricsObserver(load_metrics_sink(runtime.settings.metrics_module)))
+    return found
+
+
+def _print_plan(result: RunResult, as_json: bool) -> None:
+    plan = result.plan or []
+    if as_json:
+        print_json(
+            {
+                "flow_id": result.flow_id,
+                "run_id": result.run_id,
+                "jobs": [j.as_dict() for j in plan],
+            }
+        )
+        return
+    print(f"plan for run {result.run_id} of flow {result.flow_id}:")
+    for job in plan:
+        print(f"  job {job.job_id}: {job.action} ({job.why})")
+        for step in job.steps:
+            print(f"    step {step.step_id}: {step.action} ({step.why})")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run, resume or plan; return the exit code of ``30-execution.md``."""
+    if args.bundle_manifest or args.allow_stale_bundle:
+        raise UsageError("--bundle-manifest is not available in this version yet")
+    if args.json and not args.plan:
+        raise UsageError("--json is only used with --plan (use --log-format json for events)")
+    runtime = bootstrap()
+    request = RunRequest(
+        flow_path=flow_path(args),
+        env=runtime.env,
+        settings=runtime.settings,
+        registry=runtime.registry,
+        plugins=runtime.plugins,
+        run_id=args.run_id,
+        flow_job=args.flow_job,
+        on_drift=OnDrift(args.on_drift),
+        plan_only=args.plan,
+        must_exist=args.must_exist,
+        observers=observers(runtime),
+    )
+    result = run_flow(request)
+    if args.plan:
+        _print_plan(result, args.json)
+    return result.exit_code

@@ -1,0 +1,295 @@
+"""``run_flow``: the lifecycle of one run (``30-execution.md``).
+
+validate the file that will run → open the state store → plan only? → drift check → take the run
+lease → record the run → job loop → record the final status → ``run_end`` + ``run_summary``
+(always, also on failure or interruption) → release the lease → close connectors.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aetherflow import __version__
+from aetherflow.errors import ConfigError, SpecError, StateError
+from aetherflow.runner import events as ev
+from aetherflow.runner.connectors import ConnectorManager
+from aetherflow.runner.context import RunContext, new_run_id
+from aetherflow.runner.events import EventBus, Observer
+from aetherflow.runner.jobloop import run_jobs
+from aetherflow.runner.lease import RunLease
+from aetherflow.runner.loader import load_flow
+from aetherflow.runner.plan import PlanJob, build_plan
+from aetherflow.runner.resources import ResourceResolver, SecretsHook
+from aetherflow.runner.resume import Drift, OnDrift, Recorded, find_drift
+from aetherflow.runner.runstate import LeaseLostError, RunState, elapsed_ms
+from aetherflow.runner.validation import ValidationOptions
+from aetherflow.runtime.plugins import LoadedPlugin
+from aetherflow.runtime.profiles import load_profiles
+from aetherflow.runtime.registry import Registry
+from aetherflow.runtime.settings import Settings
+from aetherflow.spec.base import StateBackend
+from aetherflow.spec.flow import STATE_FILE_NAME, FlowSpec
+from aetherflow.state import open_state_store
+from aetherflow.state.clock import Clock
+from aetherflow.state.records import JobStatus, LeaseHolder, PluginRecord, RunRecord, RunStatus
+from aetherflow.state.store import StateStore
+
+_RUN_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}\Z")
+EXIT_SUCCESS, EXIT_FAILED, EXIT_INVALID, EXIT_BUSY = 0, 1, 2, 3
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
+
+
+class DriftError(SpecError):
+    """Completed steps changed since they succeeded and ``--on-drift`` was not given."""
+
+    def __init__(self, run_id: str, drifted: Sequence[Drift]) -> None:
+        listed = ", ".join(f"{d.job_id}/{d.step_id}" for d in drifted)
+        super().__init__(
+            f"run {run_id}: {len(drifted)} completed step(s) changed since they ran: {listed}; "
+            "re-run with --on-drift rerun (run them again, and the steps after them in their "
+            "job) or --on-drift reuse (keep the recorded results)"
+        )
+        self.drifted = list(drifted)
+
+
+@dataclass
+class RunRequest:
+    """Everything ``run_flow`` needs; the CLI builds it from the command line and environment."""
+
+    flow_path: str
+    env: Mapping[str, str]
+    settings: Settings
+    registry: Registry
+    plugins: Sequence[LoadedPlugin] = ()
+    run_id: str | None = None
+    flow_job: str | None = None
+    on_drift: OnDrift = OnDrift.FAIL
+    plan_only: bool = False
+    must_exist: bool = False
+    observers: Sequence[Observer] = ()
+    clock: Clock | None = None
+    secrets: SecretsHook | None = None
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+
+
+@dataclass
+class RunResult:
+    """How the run ended."""
+
+    flow_id: str
+    run_id: str
+    status: RunStatus | None
+    exit_code: int
+    plan: list[PlanJob] | None = None
+    summary: dict[str, Any] | None = None
+
+
+def state_location(flow: FlowSpec, settings: Settings) -> str:
+    """The state URL of a flow: its ``state.path`` or ``<state_root>/aetherflow.sqlite``."""
+    state = flow.flow.state
+    if state.backend is StateBackend.POSTGRES:
+        return str(state.dsn)
+    return state.path or str(Path(settings.state_root) / STATE_FILE_NAME)
+
+
+def open_flow_store(flow: FlowSpec, settings: Settings, clock: Clock | None) -> StateStore:
+    """Open the state store the flow's ``state:`` section names.
+
+    Raises:
+        ConfigError: The store cannot be opened.
+    """
+    location = state_location(flow, settings)
+    try:
+        return open_state_store(location, clock=clock, durability=flow.flow.state.durability.value)
+    except StateError as exc:
+        raise ConfigError(f"cannot open the state store of flow {flow.flow.id!r}: {exc}") from exc
+
+
+def _check_request(req: RunRequest, flow: FlowSpec, run_id: str) -> None:
+    if not _RUN_ID_RE.match(run_id):
+        raise ConfigError(f"invalid run id {run_id!r}: use 1-128 characters of [A-Za-z0-9_.-]")
+    if req.flow_job is not None and req.flow_job not in {j.id for j in flow.jobs}:
+        known = ", ".join(j.id for j in flow.jobs)
+        raise ConfigError(
+            f"--flow-job {req.flow_job!r} is not a job of flow {flow.flow.id!r}; jobs: {known}"
+        )
+
+
+def run_flow(req: RunRequest) -> RunResult:
+    """Validate and run (or resume, or plan) a flow.
+
+    Raises:
+        SpecError: The flow is invalid, or drifted steps without ``--on-drift`` (exit 2).
+        ConfigError: Bad run id, unknown ``--flow-job``, unusable state store (exit 2).
+        BusyError: Another live process runs this run id (exit 3).
+    """
+    options = ValidationOptions(
+        env=req.env,
+        registry=req.registry,
+        env_strict=req.settings.validate_env_strict,
+        secrets_configured=req.secrets is not None,
+    )
+    loaded = load_flow(req.flow_path, options)
+    flow = loaded.spec
+    run_id = req.run_id or new_run_id()
+    _check_request(req, flow, run_id)
+    store = open_flow_store(flow, req.settings, req.clock)
+    try:
+        if req.plan_only:
+            recorded = Recorded.load(store, flow.flow.id, run_id)
+            plan = build_plan(flow, recorded, req.on_drift, req.flow_job)
+            return RunResult(flow.flow.id, run_id, None, EXIT_SUCCESS, plan=plan)
+        return _run_with_lease(req, flow, loaded.sha256, run_id, store)
+    finally:
+        store.close()
+
+
+def _run_with_lease(
+    req: RunRequest, flow: FlowSpec, flow_sha: str, run_id: str, store: StateStore
+) -> RunResult:
+    holder = LeaseHolder(run_id=run_id, flow_id=flow.flow.id, host=req.host, pid=req.pid)
+    lease = RunLease(
+        store,
+        flow_id=flow.flow.id,
+        run_id=run_id,
+        holder=holder,
+        ttl_seconds=req.settings.run_lease_seconds,
+    )
+    lease.acquire()
+    try:
+        recorded = Recorded.load(store, flow.flow.id, run_id)
+        if req.must_exist and recorded.run is None:
+            raise ConfigError(
+                f"run {run_id} of flow {flow.flow.id!r} does not exist in its state store; "
+                "use 'aetherflow run' to start a new run"
+            )
+        drift = find_drift(flow, recorded)
+        if drift and req.on_drift is OnDrift.FAIL:
+            raise DriftError(run_id, drift)
+        rs = _build_state(req, flow, run_id, store, recorded, lease)
+        rs.drifted = {(d.job_id, d.step_id) for d in drift}
+        return _execute(req, rs, flow_sha)
+    finally:
+        lease.release()
+
+
+def _build_state(
+    req: RunRequest,
+    flow: FlowSpec,
+    run_id: str,
+    store: StateStore,
+    recorded: Recorded,
+    lease: RunLease,
+) -> RunState:
+    bus = EventBus(req.observers, flow_id=flow.flow.id, run_id=run_id)
+    layout = flow.flow.workspace.resolved_layout()
+    work_root = Path(flow.flow.workspace.root or req.settings.work_root)
+    resolver = ResourceResolver(
+        flow.resources, profiles=load_profiles(req.env), env=req.env, secrets=req.secrets
+    )
+    ctx = RunContext(
+        settings=req.settings,
+        flow_id=flow.flow.id,
+        run_id=run_id,
+        work_root=work_root,
+        layout=layout,
+        state=store,
+        resources=resolver,
+        env=req.env,
+        log=logging.getLogger(f"aetherflow.flow.{flow.flow.id}"),
+    )
+    ctx.connectors = ConnectorManager(
+        resolver,
+        req.registry,
+        default_cache=req.settings.connector_cache_default,
+        cache_disabled=req.settings.connector_cache_disabled,
+        ctx=ctx,
+    )
+    return RunState(
+        flow=flow,
+        run_id=run_id,
+        store=store,
+        bus=bus,
+        settings=req.settings,
+        env=req.env,
+        registry=req.registry,
+        ctx=ctx,
+        recorded=recorded,
+        on_drift=req.on_drift,
+        lease=lease,
+    )
+
+
+def _execute(req: RunRequest, rs: RunState, flow_sha: str) -> RunResult:
+    start = time.perf_counter()
+    resumed = rs.recorded.run is not None
+    rs.store.start_run(
+        RunRecord(
+            flow_id=rs.flow_id,
+            run_id=rs.run_id,
+            status=RunStatus.RUNNING,
+            started_at=rs.now_ms(),
+            flow_sha256=flow_sha,
+            mode=req.settings.mode.value,
+            aetherflow_version=__version__,
+            host=req.host,
+            pid=req.pid,
+            plugins=tuple(PluginRecord(p.name, p.sha256) for p in req.plugins),
+            selected_job=req.flow_job,
+            resumed=resumed,
+        )
+    )
+    rs.bus.emit(
+        ev.RUN_START,
+        yaml=req.flow_path,
+        mode=req.settings.mode.value,
+        aetherflow_version=__version__,
+        resumed=resumed,
+        selected_job=req.flow_job,
+    )
+    status, exit_code, can_write = RunStatus.FAILED, EXIT_FAILED, True
+    try:
+        run_jobs(rs, req.flow_job)
+        failed = any(
+            o.status in (JobStatus.FAILED, JobStatus.BLOCKED) for o in rs.outcomes.values()
+        )
+        status, exit_code = (
+            (RunStatus.FAILED, EXIT_FAILED) if failed else (RunStatus.SUCCESS, EXIT_SUCCESS)
+        )
+    except KeyboardInterrupt:
+        status, exit_code = RunStatus.INTERRUPTED, EXIT_SIGINT
+    except LeaseLostError as exc:
+        status, exit_code, can_write = RunStatus.INTERRUPTED, EXIT_SIGTERM, False
+        rs.bus.emit(ev.LEASE_LOST, logging.ERROR, message=str(exc))
+    finally:
+        if can_write and rs.lease is not None and rs.lease.still_held():
+            rs.store.finish_run(rs.flow_id, rs.run_id, status, rs.now_ms())
+        summary = _emit_end(rs, status, elapsed_ms(start))
+        if rs.ctx.connectors is not None:
+            rs.ctx.connectors.close_all()
+    return RunResult(rs.flow_id, rs.run_id, status, exit_code, summary=summary)
+
+
+def _emit_end(rs: RunState, status: RunStatus, duration_ms: int) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    for outcome in rs.outcomes.values():
+        counts[outcome.status.value] = counts.get(outcome.status.value, 0) + 1
+    level = logging.INFO if status is RunStatus.SUCCESS else logging.ERROR
+    rs.bus.emit(ev.RUN_END, level, status=status.value, duration_ms=duration_ms)
+    summary = {
+        "status": status.value,
+        "duration_ms": duration_ms,
+        "status_counts": counts,
+        "jobs": [o.summary() for o in rs.outcomes.values()],
+    }
+    rs.bus.emit(ev.RUN_SUMMARY, level, **summary)
+    return summary

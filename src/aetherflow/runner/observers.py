@@ -1,0 +1,101 @@
+"""The built-in observers: structured logging and the metrics hook.
+
+* :class:`LoggingObserver` sends each event to the logger ``aetherflow.flow.<flow_id>`` with the
+  event name and fields attached to the record (``extra``); the CLI's formatter renders them as
+  ``event key=value`` text or one JSON object per line.
+* :class:`MetricsObserver` calls the predecessor's keyword-only ``METRICS`` methods of the module
+  named by ``AETHERFLOW_METRICS_MODULE`` for every outcome (BLOCKED/SKIPPED jobs, failures,
+  interrupted runs; gap G61). Missing methods are skipped.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from aetherflow.errors import ConfigError
+from aetherflow.runner import events as ev
+from aetherflow.runner.events import Event
+
+
+class LoggingObserver:
+    """Logs every event as one structured record on ``aetherflow.flow.<flow_id>``."""
+
+    def __init__(self) -> None:
+        self._loggers: dict[str, logging.Logger] = {}
+
+    def on_event(self, event: Event) -> None:
+        """Log the event with its fields in ``extra``."""
+        flow_id = str(event.fields.get("flow_id", ""))
+        logger = self._loggers.get(flow_id)
+        if logger is None:
+            logger = self._loggers[flow_id] = logging.getLogger(f"aetherflow.flow.{flow_id}")
+        if logger.isEnabledFor(event.level):
+            logger.log(
+                event.level,
+                event.name,
+                extra={
+                    "event": event.name,
+                    "event_fields": event.fields,
+                    "event_ts_ms": event.ts_ms,
+                },
+            )
+
+
+_METHODS = {
+    ev.RUN_START: ("on_run_start", ()),
+    ev.RUN_SUMMARY: ("on_run_end", ("summary",)),
+    ev.JOB_START: ("on_job_start", ("job_id",)),
+    ev.JOB_END: ("on_job_end", ("job_id", "status", "duration_ms")),
+    ev.STEP_START: ("on_step_start", ("job_id", "step_id", "step_type")),
+    ev.STEP_END: ("on_step_end", ("job_id", "step_id", "step_type", "status", "duration_ms")),
+}
+
+
+class MetricsObserver:
+    """Forwards lifecycle events to a ``METRICS`` sink object."""
+
+    def __init__(self, sink: Any) -> None:
+        self.sink = sink
+
+    def on_event(self, event: Event) -> None:
+        """Call the sink method that matches the event, if the sink has it."""
+        spec = _METHODS.get(event.name)
+        if spec is None:
+            return
+        method_name, keys = spec
+        method = getattr(self.sink, method_name, None)
+        if method is None:
+            return
+        fields = event.fields
+        kwargs: dict[str, Any] = {"flow_id": fields["flow_id"], "run_id": fields["run_id"]}
+        for key in keys:
+            kwargs[key] = _summary(fields) if key == "summary" else fields.get(key)
+        method(**kwargs)
+
+
+def _summary(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if k not in ("flow_id", "run_id")}
+
+
+def load_metrics_sink(module_name: str) -> Any:
+    """Import ``module_name`` and return its ``METRICS`` object.
+
+    Raises:
+        ConfigError: The module cannot be imported or has no ``METRICS``.
+    """
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(
+            f"AETHERFLOW_METRICS_MODULE={module_name!r} cannot be imported: {exc}"
+        ) from exc
+    sink = getattr(module, "METRICS", None)
+    if sink is None:
+        raise ConfigError(
+            f"AETHERFLOW_METRICS_MODULE={module_name!r} has no METRICS object; define "
+            "METRICS with on_run_start/on_run_end/on_job_start/on_job_end/on_step_start/"
+            "on_step_end methods"
+        )
+    return sink

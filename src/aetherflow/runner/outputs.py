@@ -1,0 +1,93 @@
+"""Canonical step outputs: JSON-safe, deterministic bytes, size-capped.
+
+Fresh outputs go through the same JSON round trip as outputs restored from state, so a template
+sees identical values whether the producing step ran in this process or in an earlier one
+(dates, Decimals, bytes and paths follow :mod:`aetherflow.templating.text`'s documented rule).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from aetherflow.errors import StepError
+from aetherflow.templating.text import json_default
+
+
+def canonical_json(value: Any) -> str:
+    """Serialise with sorted keys, no spaces, UTF-8 text, no NaN/Infinity.
+
+    Raises:
+        ValueError: NaN or Infinity, or a value with a circular reference.
+    """
+    return json.dumps(
+        value,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+        default=json_default,
+    )
+
+
+def _find_non_finite(value: Any, path: str) -> str | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return path or "(root)"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _find_non_finite(item, f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = _find_non_finite(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
+def normalize_outputs(outputs: Any, *, max_bytes: int, what: str) -> dict[str, Any]:
+    """Return ``outputs`` as canonical JSON data, enforcing the size cap.
+
+    Args:
+        outputs: The mapping a step returned (or its promoted outputs).
+        max_bytes: ``AETHERFLOW_MAX_OUTPUT_BYTES``.
+        what: Names the producer in messages (``step 'pull' of job 'extract'``).
+
+    Raises:
+        StepError: Not a mapping, not JSON-serialisable, NaN/Infinity, or too large.
+    """
+    if not isinstance(outputs, dict):
+        raise StepError(
+            f"{what} returned {type(outputs).__name__}; a step must return a dict, a StepResult "
+            "or None"
+        )
+    try:
+        text = canonical_json(outputs)
+    except ValueError as exc:
+        where = _find_non_finite(outputs, "")
+        detail = f"NaN or Infinity at {where}" if where else str(exc)
+        raise StepError(f"{what} outputs are not JSON-serialisable: {detail}") from exc
+    size = len(text.encode("utf-8"))
+    if size > max_bytes:
+        raise StepError(
+            f"{what} outputs are {size} bytes, more than AETHERFLOW_MAX_OUTPUT_BYTES="
+            f"{max_bytes}; write large data to an artifact file and output its path instead"
+        )
+    result: dict[str, Any] = json.loads(text)
+    return result
+
+
+def summarize_outputs(outputs: dict[str, Any] | None, *, limit: int = 200) -> dict[str, Any]:
+    """The ``outputs_summary`` of ``step_end``: scalars cut to ``limit`` chars, containers as
+    their length."""
+    summary: dict[str, Any] = {}
+    for key, value in (outputs or {}).items():
+        if isinstance(value, dict | list):
+            summary[key] = len(value)
+        elif isinstance(value, str) and len(value) > limit:
+            summary[key] = value[:limit] + "…"
+        else:
+            summary[key] = value
+    return summary

@@ -1,0 +1,120 @@
+"""The in-memory state of one executing run, shared by the job loop and the step executor."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aetherflow.errors import StepInterrupted
+from aetherflow.runner.context import RunContext
+from aetherflow.runner.events import EventBus
+from aetherflow.runner.lease import RunLease
+from aetherflow.runner.resume import OnDrift, Recorded
+from aetherflow.runtime.registry import Registry
+from aetherflow.runtime.settings import Settings
+from aetherflow.spec.flow import FlowSpec
+from aetherflow.state.records import ErrorInfo, JobStatus, StepStatus
+from aetherflow.state.store import StateStore
+
+
+@dataclass
+class StepOutcome:
+    """How one step ended in this run (or was restored)."""
+
+    step_id: str
+    step_type: str
+    status: StepStatus
+    attempt: int = 1
+    duration_ms: int = 0
+    outputs: dict[str, Any] | None = None
+    error: ErrorInfo | None = None
+    resumed: bool = False
+
+    def summary(self) -> dict[str, Any]:
+        """The per-step entry of ``run_summary``."""
+        return {
+            "step_id": self.step_id,
+            "step_type": self.step_type,
+            "status": self.status.value,
+            "attempt": self.attempt,
+            "duration_ms": self.duration_ms,
+        }
+
+
+@dataclass
+class JobOutcome:
+    """How one job ended in this run (or was restored)."""
+
+    job_id: str
+    status: JobStatus
+    duration_ms: int = 0
+    outputs: dict[str, Any] = field(default_factory=dict)
+    skip_reason: str | None = None
+    reason: str | None = None
+    steps: list[StepOutcome] = field(default_factory=list)
+    resumed: bool = False
+
+    def summary(self) -> dict[str, Any]:
+        """The per-job entry of ``run_summary``."""
+        return {
+            "job_id": self.job_id,
+            "status": self.status.value,
+            "duration_ms": self.duration_ms,
+            "skip_reason": self.skip_reason,
+            "reason": self.reason,
+            "steps": [s.summary() for s in self.steps],
+        }
+
+
+class LeaseLostError(StepInterrupted):
+    """The run lease was lost: another process may own the run now; write nothing more."""
+
+
+@dataclass
+class RunState:
+    """Everything the job loop and the step executor share during one run."""
+
+    flow: FlowSpec
+    run_id: str
+    store: StateStore
+    bus: EventBus
+    settings: Settings
+    env: Mapping[str, str]
+    registry: Registry
+    ctx: RunContext
+    recorded: Recorded
+    on_drift: OnDrift = OnDrift.FAIL
+    drifted: set[tuple[str, str]] = field(default_factory=set)
+    lease: RunLease | None = None
+    redact: Callable[[str], str] = field(default=lambda text: text)
+    jobs_ctx: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outcomes: dict[str, JobOutcome] = field(default_factory=dict)
+    stop_reason: str | None = None
+
+    @property
+    def flow_id(self) -> str:
+        """The flow id."""
+        return self.flow.flow.id
+
+    def now_ms(self) -> int:
+        """The store's clock."""
+        return self.store.now_ms()
+
+    def guard_write(self) -> None:
+        """Raise :class:`LeaseLostError` unless this process still holds the run lease."""
+        if self.lease is not None and not self.lease.still_held():
+            raise LeaseLostError(
+                f"run lease of {self.run_id} was lost; another process may be running it"
+            )
+
+    def check_stop(self) -> None:
+        """Raise when the run must stop (lease lost) before starting more work."""
+        if self.lease is not None and self.lease.lost.is_set():
+            self.guard_write()
+
+
+def elapsed_ms(start: float) -> int:
+    """Milliseconds since ``time.perf_counter()`` value ``start``."""
+    return int((time.perf_counter() - start) * 1000)

@@ -1,0 +1,240 @@
+"""Executing one step: render inputs, instantiate, run, normalise, promote, record.
+
+Writes on the happy path: RUNNING (before the step runs), then the final row (after output
+promotion succeeded) — two state writes per step. A failure anywhere (rendering, inputs model,
+the step itself, output serialisation or promotion) records the step FAILED with the error class,
+redacted message and failure class, and emits ``step_error``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from typing import Any
+
+from pydantic import ValidationError
+
+from aetherflow.errors import StepError, StepInputsError, StepInterrupted
+from aetherflow.runner import events as ev
+from aetherflow.runner.fingerprint import step_fingerprint
+from aetherflow.runner.outputs import normalize_outputs, summarize_outputs
+from aetherflow.runner.runstate import LeaseLostError, RunState, StepOutcome, elapsed_ms
+from aetherflow.runner.step import RESULT_STATUSES, STEP_SKIPPED, StepResult
+from aetherflow.spec.base import OnNoData
+from aetherflow.spec.flow import JobSpec, StepSpec
+from aetherflow.spec.issues import format_loc
+from aetherflow.state.records import ErrorInfo, StepRecord, StepStatus
+from aetherflow.templating.render import Phase, Scope, render_value
+
+
+def _scope(
+    rs: RunState,
+    job: JobSpec,
+    steps_ctx: dict[str, Any],
+    job_outputs: dict[str, Any],
+    result: dict[str, Any],
+) -> Scope:
+    def on_missing(path: str, where: str) -> None:
+        rs.bus.emit(ev.TEMPLATE_MISSING, logging.WARNING, job_id=job.id, path=path, where=where)
+
+    return Scope(
+        Phase.STEP,
+        {
+            "env": rs.env,
+            "steps": steps_ctx,
+            "job": {"id": job.id, "outputs": job_outputs},
+            "jobs": rs.jobs_ctx,
+            "run_id": rs.run_id,
+            "flow_id": rs.flow_id,
+            "result": result,
+        },
+        strict=rs.settings.strict_templates,
+        on_missing=on_missing,
+    )
+
+
+def _inputs_error(step: StepSpec, exc: ValidationError) -> StepInputsError:
+    problems = "; ".join(
+        f"{format_loc(tuple(e['loc'])) or '(inputs)'}: {e['msg']}" for e in exc.errors()
+    )
+    return StepInputsError(f"inputs of step {step.id!r} ({step.type}) are invalid: {problems}")
+
+
+def _interpret(raw: Any, step: StepSpec) -> tuple[StepStatus, Any, str | None]:
+    if raw is None:
+        return StepStatus.SUCCESS, {}, None
+    if isinstance(raw, StepResult):
+        if raw.status not in RESULT_STATUSES:
+            raise StepError(
+                f"step {step.id!r} returned status {raw.status!r}; a StepResult status must be "
+                "SUCCESS or SKIPPED (raise an exception to fail)"
+            )
+        status = StepStatus.SKIPPED if raw.status == STEP_SKIPPED else StepStatus.SUCCESS
+        return status, raw.as_output(), raw.reason
+    return StepStatus.SUCCESS, raw, None
+
+
+def _execute(
+    rs: RunState, job: JobSpec, step: StepSpec, scope: Scope
+) -> tuple[StepStatus, Any, str | None]:
+    where = f"jobs.{job.id}.steps.{step.id}.inputs"
+    inputs = render_value(step.inputs, scope, where=where)
+    cls = rs.registry.step(step.type)
+    try:
+        instance = cls(step.id, inputs, rs.ctx, job.id)
+    except ValidationError as exc:
+        raise _inputs_error(step, exc) from exc
+    instance.validate()
+    return _interpret(instance.run(), step)
+
+
+def error_info(exc: BaseException, rs: RunState) -> ErrorInfo:
+    """The recorded form of an exception (message redacted)."""
+    failure = getattr(exc, "failure_class", None) or (
+        "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
+    )
+    message = str(exc) or type(exc).__name__
+    return ErrorInfo(cls=type(exc).__name__, message=rs.redact(message), failure_class=failure)
+
+
+def run_step(
+    rs: RunState,
+    job: JobSpec,
+    step: StepSpec,
+    steps_ctx: dict[str, Any],
+    job_outputs: dict[str, Any],
+) -> tuple[StepOutcome, dict[str, Any], str | None]:
+    """Run one step; return its outcome, promoted outputs and skip reason.
+
+    Raises:
+        KeyboardInterrupt: After recording the step FAILED (interrupted); the caller ends the run.
+        LeaseLostError: The run lease was lost; nothing more is written.
+    """
+    base = StepRecord(
+        flow_id=rs.flow_id,
+        run_id=rs.run_id,
+        job_id=job.id,
+        step_id=step.id,
+        step_type=step.type,
+        status=StepStatus.RUNNING,
+        attempt=1,
+        started_at=rs.now_ms(),
+        fingerprint=step_fingerprint(step),
+    )
+    rs.guard_write()
+    rs.store.step_started(base)
+    rs.bus.emit(ev.STEP_START, job_id=job.id, step_id=step.id, step_type=step.type, attempt=1)
+    start = time.perf_counter()
+    what = f"step {step.id!r} of job {job.id!r}"
+    try:
+        status, raw_output, reason = _execute(
+            rs, job, step, _scope(rs, job, steps_ctx, job_outputs, {})
+        )
+        if status is StepStatus.SKIPPED and step.on_no_data is OnNoData.FAIL:
+            raise StepError(
+                f"{what} returned no data ({reason or 'no reason given'}) and its on_no_data "
+                "is fail",
+                failure_class="no_data",
+            )
+        output = normalize_outputs(raw_output, max_bytes=rs.settings.max_output_bytes, what=what)
+        result_scope = _scope(rs, job, steps_ctx, job_outputs, output)
+        promoted = render_value(
+            step.outputs, result_scope, where=f"jobs.{job.id}.steps.{step.id}.outputs"
+        )
+        promoted = normalize_outputs(promoted, max_bytes=rs.settings.max_output_bytes, what=what)
+    except LeaseLostError:
+        raise
+    except (Exception, KeyboardInterrupt) as exc:  # user step code boundary: recorded
+        outcome = _record_failure(rs, job, step, base, exc, start)
+        if isinstance(exc, KeyboardInterrupt | StepInterrupted):
+            raise
+        return outcome, {}, None
+    duration = elapsed_ms(start)
+    rs.guard_write()
+    rs.store.step_finished(_final(base, status, rs.now_ms(), outputs=output, promoted=promoted))
+    rs.bus.emit(
+        ev.STEP_END,
+        job_id=job.id,
+        step_id=step.id,
+        step_type=step.type,
+        attempt=1,
+        status=status.value,
+        duration_ms=duration,
+        outputs_summary=summarize_outputs(output),
+        skip_reason=reason if status is StepStatus.SKIPPED else None,
+    )
+    outcome = StepOutcome(step.id, step.type, status, 1, duration, output)
+    return outcome, promoted, reason
+
+
+def _final(base: StepRecord, status: StepStatus, ended: int, **fields: Any) -> StepRecord:
+    return replace(base, status=status, ended_at=ended, **fields)
+
+
+def _record_failure(
+    rs: RunState, job: JobSpec, step: StepSpec, base: StepRecord, exc: BaseException, start: float
+) -> StepOutcome:
+    info = error_info(exc, rs)
+    duration = elapsed_ms(start)
+    rs.guard_write()
+    rs.store.step_finished(_final(base, StepStatus.FAILED, rs.now_ms(), error=info))
+    rs.bus.emit(
+        ev.STEP_ERROR,
+        logging.ERROR,
+        job_id=job.id,
+        step_id=step.id,
+        step_type=step.type,
+        attempt=1,
+        error_class=info.cls,
+        message=info.message,
+        failure_class=info.failure_class,
+    )
+    rs.bus.emit(
+        ev.STEP_END,
+        logging.ERROR,
+        job_id=job.id,
+        step_id=step.id,
+        step_type=step.type,
+        attempt=1,
+        status=StepStatus.FAILED.value,
+        duration_ms=duration,
+        outputs_summary={},
+    )
+    return StepOutcome(step.id, step.type, StepStatus.FAILED, 1, duration, None, info)
+
+
+def record_skipped(rs: RunState, job: JobSpec, step: StepSpec, reason: str) -> StepOutcome:
+    """Record a step SKIPPED without running it (job short-circuited by ``on_no_data``)."""
+    now = rs.now_ms()
+    rs.guard_write()
+    rs.store.step_finished(
+        StepRecord(
+            flow_id=rs.flow_id,
+            run_id=rs.run_id,
+            job_id=job.id,
+            step_id=step.id,
+            step_type=step.type,
+            status=StepStatus.SKIPPED,
+            attempt=0,
+            started_at=now,
+            ended_at=now,
+            outputs={"skipped": True, "reason": reason},
+            promoted={},
+            fingerprint=step_fingerprint(step),
+        )
+    )
+    rs.bus.emit(
+        ev.STEP_END,
+        job_id=job.id,
+        step_id=step.id,
+        step_type=step.type,
+        attempt=0,
+        status=StepStatus.SKIPPED.value,
+        duration_ms=0,
+        skip_reason=reason,
+        outputs_summary={},
+    )
+    return StepOutcome(
+        step.id, step.type, StepStatus.SKIPPED, 0, 0, {"skipped": True, "reason": reason}
+    )

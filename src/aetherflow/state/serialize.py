@@ -1,0 +1,336 @@
+"""What the SQL backends share: record <-> column codecs, the SQL files shipped in the package,
+the migration step type, and the argument checks every backend (memory included) applies.
+
+Every SQL backend stores the same columns under the same names, so a row read as a mapping
+(``sqlite3.Row``, a psycopg ``dict_row``) turns into a record here, and a record turns into the
+named parameters of an ``INSERT``. JSON columns hold compact, key-sorted text so equal values are
+equal bytes. SQL lives in ``sql/<backend>/``: numbered migration scripts and ``queries.sql``,
+whose blocks each start with ``-- name: <name>`` and hold one statement.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Protocol
+
+from aetherflow.errors import StateError
+from aetherflow.state.records import (
+    AttemptRecord,
+    ErrorInfo,
+    JobRecord,
+    JobStatus,
+    Lease,
+    LeaseHolder,
+    PluginRecord,
+    RunRecord,
+    RunStatus,
+    StepRecord,
+    StepStatus,
+)
+
+
+class Row(Protocol):
+    """A result row readable by column name (``sqlite3.Row``, a psycopg ``dict_row``)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+Params = dict[str, Any]
+_NAME_MARKER = "\n-- name:"
+
+
+def sql_text(backend: str, name: str) -> str:
+    """The text of ``sql/<backend>/<name>`` shipped inside the package."""
+    folder = resources.files("aetherflow.state").joinpath("sql").joinpath(backend)
+    return folder.joinpath(name).read_text(encoding="utf-8")
+
+
+@functools.cache
+def named_queries(backend: str) -> dict[str, str]:
+    """The named queries of ``sql/<backend>/queries.sql`` (parsed once, on first use)."""
+    queries: dict[str, str] = {}
+    for block in ("\n" + sql_text(backend, "queries.sql")).split(_NAME_MARKER)[1:]:
+        name, _, sql = block.partition("\n")
+        queries[name.strip()] = sql.strip()
+    return queries
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema upgrade, from ``version - 1`` to ``version``.
+
+    Attributes:
+        version: The schema version the database has after this step.
+        load: Returns the SQL script of the step.
+    """
+
+    version: int
+    load: Callable[[], str]
+
+
+def check_ttl(ttl_ms: int) -> None:
+    """Refuse a lease TTL that would create an already-expired lease.
+
+    Raises:
+        ValueError: ``ttl_ms`` is not positive.
+    """
+    if ttl_ms <= 0:
+        raise ValueError(f"lease ttl_ms must be positive, got {ttl_ms}")
+
+
+def check_limit(limit: int) -> None:
+    """Refuse a negative ``list_runs`` limit (SQL would read it as "no limit").
+
+    Raises:
+        ValueError: ``limit`` is negative.
+    """
+    if limit < 0:
+        raise ValueError(f"limit must be >= 0, got {limit}")
+
+
+def dump_json(value: Any, *, what: str) -> str:
+    """Encode a JSON-safe value as compact, key-sorted JSON text.
+
+    ``NaN`` and infinities are refused so the text is standard JSON on every backend.
+
+    Args:
+        value: Dicts, lists, strings, numbers, booleans and None only.
+        what: What is being stored, for the error message (``outputs of step s1``).
+
+    Returns:
+        The JSON text.
+
+    Raises:
+        StateError: The value is not JSON-serialisable.
+    """
+    try:
+        return json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    except (TypeError, ValueError) as exc:
+        raise StateError(
+            f"cannot store {what}: {exc}; outputs must be JSON-safe (dicts, lists, strings, "
+            "finite numbers, booleans, null)"
+        ) from exc
+
+
+def load_json(text: str | None) -> Any:
+    """Decode JSON text written by :func:`dump_json` (None stays None)."""
+    return None if text is None else json.loads(text)
+
+
+def copy_outputs(outputs: dict[str, Any] | None, *, what: str) -> dict[str, Any] | None:
+    """A deep copy of ``outputs`` as it would come back from a database (JSON round trip).
+
+    Raises:
+        StateError: The outputs are not JSON-serialisable.
+    """
+    if outputs is None:
+        return None
+    copied: dict[str, Any] = json.loads(dump_json(outputs, what=what))
+    return copied
+
+
+def _dump_error(error: ErrorInfo | None) -> str | None:
+    return None if error is None else dump_json(error.as_dict(), what="error")
+
+
+def _load_error(text: str | None) -> ErrorInfo | None:
+    return None if text is None else ErrorInfo.from_dict(json.loads(text))
+
+
+def run_params(run: RunRecord) -> Params:
+    """The named parameters of a ``runs`` row."""
+    plugins = [{"path": p.path, "sha256": p.sha256} for p in run.plugins]
+    return {
+        "flow_id": run.flow_id,
+        "run_id": run.run_id,
+        "status": run.status.value,
+        "started_at": run.started_at,
+        "ended_at": run.ended_at,
+        "flow_sha256": run.flow_sha256,
+        "bundle_fingerprint": run.bundle_fingerprint,
+        "mode": run.mode,
+        "aetherflow_version": run.aetherflow_version,
+        "host": run.host,
+        "pid": run.pid,
+        "plugins": dump_json(plugins, what=f"plugins of run {run.run_id}"),
+        "selected_job": run.selected_job,
+        "resumed": int(run.resumed),
+    }
+
+
+def run_from_row(row: Row) -> RunRecord:
+    """The run stored in a ``runs`` row."""
+    plugins = tuple(PluginRecord(p["path"], p["sha256"]) for p in json.loads(row["plugins"]))
+    return RunRecord(
+        flow_id=row["flow_id"],
+        run_id=row["run_id"],
+        status=RunStatus(row["status"]),
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        flow_sha256=row["flow_sha256"],
+        bundle_fingerprint=row["bundle_fingerprint"],
+        mode=row["mode"],
+        aetherflow_version=row["aetherflow_version"],
+        host=row["host"],
+        pid=row["pid"],
+        plugins=plugins,
+        selected_job=row["selected_job"],
+        resumed=bool(row["resumed"]),
+    )
+
+
+def job_params(job: JobRecord) -> Params:
+    """The named parameters of a ``jobs`` row (``seq`` is assigned by the backend)."""
+    return {
+        "flow_id": job.flow_id,
+        "run_id": job.run_id,
+        "job_id": job.job_id,
+        "status": job.status.value,
+        "started_at": job.started_at,
+        "ended_at": job.ended_at,
+        "outputs": dump_json(job.outputs, what=f"outputs of job {job.job_id}"),
+        "reason": job.reason,
+        "skip_reason": job.skip_reason,
+        "skip_trigger": job.skip_trigger,
+        "error": _dump_error(job.error),
+    }
+
+
+def job_from_row(row: Row) -> JobRecord:
+    """The job stored in a ``jobs`` row."""
+    return JobRecord(
+        flow_id=row["flow_id"],
+        run_id=row["run_id"],
+        job_id=row["job_id"],
+        status=JobStatus(row["status"]),
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        outputs=load_json(row["outputs"]),
+        reason=row["reason"],
+        skip_reason=row["skip_reason"],
+        skip_trigger=row["skip_trigger"],
+        error=_load_error(row["error"]),
+    )
+
+
+def step_params(step: StepRecord) -> Params:
+    """The named parameters of a ``steps`` row (``seq`` is assigned by the backend)."""
+    outputs = None
+    if step.outputs is not None:
+        outputs = dump_json(step.outputs, what=f"outputs of step {step.job_id}.{step.step_id}")
+    return {
+        "flow_id": step.flow_id,
+        "run_id": step.run_id,
+        "job_id": step.job_id,
+        "step_id": step.step_id,
+        "step_type": step.step_type,
+        "status": step.status.value,
+        "attempt": step.attempt,
+        "started_at": step.started_at,
+        "ended_at": step.ended_at,
+        "outputs": outputs,
+        "error": _dump_error(step.error),
+        "fingerprint": step.fingerprint,
+        "lock_token": step.lock_token,
+    }
+
+
+def step_from_row(row: Row) -> StepRecord:
+    """The step stored in a ``steps`` row."""
+    return StepRecord(
+        flow_id=row["flow_id"],
+        run_id=row["run_id"],
+        job_id=row["job_id"],
+        step_id=row["step_id"],
+        step_type=row["step_type"],
+        status=StepStatus(row["status"]),
+        attempt=row["attempt"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        outputs=load_json(row["outputs"]),
+        error=_load_error(row["error"]),
+        fingerprint=row["fingerprint"],
+        lock_token=row["lock_token"],
+    )
+
+
+def attempt_of(step: StepRecord) -> AttemptRecord:
+    """The history entry that ``step_finished`` appends for a finished step."""
+    return AttemptRecord(
+        flow_id=step.flow_id,
+        run_id=step.run_id,
+        job_id=step.job_id,
+        step_id=step.step_id,
+        attempt=step.attempt,
+        status=step.status,
+        started_at=step.started_at,
+        ended_at=step.ended_at,
+        error=step.error,
+    )
+
+
+def attempt_params(attempt: AttemptRecord) -> Params:
+    """The named parameters of a ``step_attempts`` row."""
+    return {
+        "flow_id": attempt.flow_id,
+        "run_id": attempt.run_id,
+        "job_id": attempt.job_id,
+        "step_id": attempt.step_id,
+        "attempt": attempt.attempt,
+        "status": attempt.status.value,
+        "started_at": attempt.started_at,
+        "ended_at": attempt.ended_at,
+        "error": _dump_error(attempt.error),
+    }
+
+
+def attempt_from_row(row: Row) -> AttemptRecord:
+    """The attempt stored in a ``step_attempts`` row."""
+    return AttemptRecord(
+        flow_id=row["flow_id"],
+        run_id=row["run_id"],
+        job_id=row["job_id"],
+        step_id=row["step_id"],
+        attempt=row["attempt"],
+        status=StepStatus(row["status"]),
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        error=_load_error(row["error"]),
+    )
+
+
+def holder_params(holder: LeaseHolder) -> Params:
+    """The named parameters of a lease holder (the owner columns of ``leases``)."""
+    return {
+        "run_id": holder.run_id,
+        "flow_id": holder.flow_id,
+        "job_id": holder.job_id,
+        "step_id": holder.step_id,
+        "host": holder.host,
+        "pid": holder.pid,
+    }
+
+
+def lease_from_row(row: Row) -> Lease:
+    """The lease stored in a ``leases`` row."""
+    holder = LeaseHolder(
+        run_id=row["run_id"],
+        flow_id=row["flow_id"],
+        job_id=row["job_id"],
+        step_id=row["step_id"],
+        host=row["host"],
+        pid=row["pid"],
+    )
+    return Lease(
+        key=row["key"],
+        token=row["token"],
+        holder=holder,
+        acquired_at=row["acquired_at"],
+        expires_at=row["expires_at"],
+    )

@@ -1,0 +1,399 @@
+"""The SQLite :class:`~aetherflow.state.store.StateStore` (the embedded default).
+
+One connection for the store's lifetime, shared by the run's threads (the heartbeat renews leases
+through it) under one lock. WAL journal, ``busy_timeout``, and every write is one short
+``BEGIN IMMEDIATE`` transaction, so a write never has to upgrade a read lock (which SQLite
+refuses without waiting) and lease acquisition is atomic across processes.
+
+SQL lives in ``sql/sqlite/``: numbered migration scripts and ``queries.sql`` (named queries).
+The schema is built by replaying :data:`MIGRATIONS` from version 0, so a fresh database and a
+migrated one are the same by construction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal, get_args
+
+from aetherflow import __version__
+from aetherflow.errors import StateError
+from aetherflow.state.clock import Clock, SystemClock
+from aetherflow.state.records import (
+    AttemptRecord,
+    JobRecord,
+    JobStatus,
+    Lease,
+    LeaseHolder,
+    RunRecord,
+    RunStatus,
+    RunSummary,
+    StepRecord,
+)
+from aetherflow.state.serialize import (
+    Migration,
+    Params,
+    attempt_from_row,
+    attempt_of,
+    attempt_params,
+    check_limit,
+    check_ttl,
+    holder_params,
+    job_from_row,
+    job_params,
+    lease_from_row,
+    named_queries,
+    run_from_row,
+    run_params,
+    sql_text,
+    step_from_row,
+    step_params,
+)
+from aetherflow.state.store import SCHEMA_VERSION
+
+Durability = Literal["normal", "full"]
+MEMORY_PATH = ":memory:"
+_SYNCHRONOUS: dict[str, str] = {"normal": "NORMAL", "full": "FULL"}
+
+
+def _q(name: str) -> str:
+    return named_queries("sqlite")[name]
+
+
+def _run_key(flow_id: str, run_id: str) -> Params:
+    return {"flow_id": flow_id, "run_id": run_id}
+
+
+def split_statements(script: str) -> list[str]:
+    """The complete statements of an SQL script, in order (a trailing comment is dropped).
+
+    Migrations run them one by one: ``executescript`` would commit the open transaction first.
+    """
+    statements: list[str] = []
+    start = 0
+    for index, char in enumerate(script):
+        if char == ";" and sqlite3.complete_statement(script[start : index + 1]):
+            statements.append(script[start : index + 1].strip())
+            start = index + 1
+    return statements
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, functools.partial(sql_text, "sqlite", "0001_initial.sql")),
+)
+
+
+class SqliteStateStore:
+    """State in one SQLite file (or ``:memory:``).
+
+    Args:
+        path: Database file (its parent directory is created) or ``":memory:"``.
+        clock: Time source for lease expiry and :meth:`now_ms` (default: the system clock).
+        durability: ``normal`` (``synchronous=NORMAL``: survives a process crash; a power loss
+            can only lose the last commits) or ``full`` (``synchronous=FULL``).
+        busy_timeout_ms: How long a write waits for another process's write lock.
+
+    Raises:
+        StateError: The database cannot be opened, is not an AetherFlow state database, was
+            written by a newer AetherFlow, or could not be migrated. Every method also raises
+            it (with the path and the operation) when SQLite fails, e.g. a write lock held by
+            another process for longer than ``busy_timeout_ms``.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        clock: Clock | None = None,
+        durability: Durability = "normal",
+        busy_timeout_ms: int = 30000,
+    ) -> None:
+        if durability not in get_args(Durability):
+            raise StateError(f"unknown state durability {durability!r}; use 'normal' or 'full'")
+        self._path = MEMORY_PATH if str(path) == MEMORY_PATH else str(Path(path))
+        self._clock: Clock = clock or SystemClock()
+        self._durability: Durability = durability
+        self._lock = threading.Lock()
+        self._conn = self._connect()
+        try:
+            self._configure(busy_timeout_ms)
+            self._migrate()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    @property
+    def path(self) -> str:
+        """The database file (or ``:memory:``)."""
+        return self._path
+
+    def _connect(self) -> sqlite3.Connection:
+        with self._errors("open it"):
+            if self._path != MEMORY_PATH:
+                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def _configure(self, busy_timeout_ms: int) -> None:
+        with self._errors("configure it"):
+            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            # auto_vacuum only takes effect before the first table exists (state prune reclaims
+            # space with incremental vacuum); on an existing database it is a no-op.
+            self._conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[self._durability]}")
+
+    @contextlib.contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except (sqlite3.Error, OSError) as exc:
+            raise StateError(f"state database {self._path}: could not {what}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _read(self, what: str) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._errors(what):
+            yield self._conn
+
+    def _one(self, what: str, query: str, params: Params) -> sqlite3.Row | None:
+        with self._read(what) as conn:
+            row: sqlite3.Row | None = conn.execute(_q(query), params).fetchone()
+            return row
+
+    def _all(self, what: str, query: str, params: Params) -> list[sqlite3.Row]:
+        with self._read(what) as conn:
+            return conn.execute(_q(query), params).fetchall()
+
+    @contextlib.contextmanager
+    def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` … ``COMMIT`` under the connection lock."""
+        with self._lock, self._errors(what):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._read("read its schema version") as conn:
+            version = self._schema_version(conn)
+        if version == SCHEMA_VERSION:
+            return
+        self._refuse_newer(version)
+        with self._transaction("migrate its schema") as conn:
+            version = self._schema_version(conn)  # another process may have migrated meanwhile
+            self._refuse_newer(version)
+            for migration in MIGRATIONS:
+                if version < migration.version <= SCHEMA_VERSION:
+                    self._apply(conn, migration)
+
+    def _schema_version(self, conn: sqlite3.Connection) -> int:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        tables = {row[0] for row in rows if not row[0].startswith("sqlite_")}
+        if "schema_version" in tables:
+            return int(conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0)
+        if tables:
+            raise StateError(
+                f"{self._path} is not an AetherFlow state database (it has tables "
+                f"{', '.join(sorted(tables))} but no schema_version); point state at another file"
+            )
+        return 0
+
+    def _refuse_newer(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise StateError(
+                f"state database {self._path} has schema version {version}, but this AetherFlow "
+                f"({__version__}) knows versions up to {SCHEMA_VERSION}: it was written by a "
+                "newer AetherFlow. Upgrade AetherFlow, or point state at another database."
+            )
+
+    def _apply(self, conn: sqlite3.Connection, migration: Migration) -> None:
+        try:
+            for statement in split_statements(migration.load()):
+                conn.execute(statement)
+            applied = {"version": migration.version, "applied_at": self._clock.now_ms()}
+            conn.execute(_q("record_version"), applied)
+        except sqlite3.Error as exc:
+            raise StateError(
+                f"state database {self._path}: migration to schema version {migration.version} "
+                f"failed: {exc}; the database was left unchanged"
+            ) from exc
+
+    def now_ms(self) -> int:
+        """See :meth:`StateStore.now_ms` (here: the injected clock)."""
+        return self._clock.now_ms()
+
+    def start_run(self, run: RunRecord) -> None:
+        """See :meth:`StateStore.start_run`."""
+        with self._transaction(f"start run {run.run_id}") as conn:
+            conn.execute(_q("start_run"), run_params(run))
+
+    def get_run(self, flow_id: str, run_id: str) -> RunRecord | None:
+        """See :meth:`StateStore.get_run`."""
+        row = self._one(f"read run {run_id}", "get_run", {"flow_id": flow_id, "run_id": run_id})
+        return None if row is None else run_from_row(row)
+
+    def find_runs(self, run_id: str) -> list[RunRecord]:
+        """See :meth:`StateStore.find_runs`."""
+        rows = self._all(f"find run {run_id}", "find_runs", {"run_id": run_id})
+        return [run_from_row(row) for row in rows]
+
+    def finish_run(self, flow_id: str, run_id: str, status: RunStatus, ended_at: int) -> None:
+        """See :meth:`StateStore.finish_run`.
+
+        Raises:
+            StateError: The run was never started.
+        """
+        params = {"flow_id": flow_id, "run_id": run_id, "status": status.value}
+        missing = f"cannot finish run {run_id} (flow {flow_id}): it was never started"
+        with self._transaction(f"finish run {run_id}") as conn:
+            if conn.execute(_q("finish_run"), {**params, "ended_at": ended_at}).rowcount == 0:
+                raise StateError(missing)
+
+    def list_runs(
+        self, *, flow_id: str | None = None, status: str | None = None, limit: int = 20
+    ) -> list[RunSummary]:
+        """See :meth:`StateStore.list_runs`.
+
+        Raises:
+            ValueError: ``limit`` is negative.
+        """
+        check_limit(limit)
+        with self._read("list runs") as conn:
+            rows = conn.execute(*list_runs_query(flow_id, status, limit)).fetchall()
+        return [RunSummary(run_from_row(row), row["failed_job"]) for row in rows]
+
+    def record_job(self, job: JobRecord) -> None:
+        """See :meth:`StateStore.record_job`. (outputs must be JSON-safe)."""
+        params = job_params(job)
+        with self._transaction(f"record job {job.job_id}") as conn:
+            conn.execute(_q("record_job"), params)
+
+    def get_jobs(self, flow_id: str, run_id: str) -> list[JobRecord]:
+        """See :meth:`StateStore.get_jobs`."""
+        rows = self._all(f"read jobs of run {run_id}", "get_jobs", _run_key(flow_id, run_id))
+        return [job_from_row(row) for row in rows]
+
+    def step_started(self, step: StepRecord) -> None:
+        """See :meth:`StateStore.step_started` (one transaction). (outputs must be JSON-safe)."""
+        params = step_params(step)
+        with self._transaction(f"record step {step.step_id}") as conn:
+            conn.execute(_q("put_step"), params)
+
+    def step_finished(self, step: StepRecord) -> None:
+        """See :meth:`StateStore.step_finished`: step row and attempt row in one transaction."""
+        params = step_params(step)
+        attempt = attempt_params(attempt_of(step))
+        with self._transaction(f"record step {step.step_id}") as conn:
+            conn.execute(_q("put_step"), params)
+            conn.execute(_q("put_attempt"), attempt)
+
+    def get_steps(self, flow_id: str, run_id: str) -> list[StepRecord]:
+        """See :meth:`StateStore.get_steps`."""
+        rows = self._all(f"read steps of run {run_id}", "get_steps", _run_key(flow_id, run_id))
+        return [step_from_row(row) for row in rows]
+
+    def get_attempts(self, flow_id: str, run_id: str) -> list[AttemptRecord]:
+        """See :meth:`StateStore.get_attempts`."""
+        key = _run_key(flow_id, run_id)
+        rows = self._all(f"read attempts of run {run_id}", "get_attempts", key)
+        return [attempt_from_row(row) for row in rows]
+
+    def delete_steps(self, flow_id: str, run_id: str, job_id: str, step_ids: list[str]) -> None:
+        """See :meth:`StateStore.delete_steps` (the attempt history is kept)."""
+        job = {**_run_key(flow_id, run_id), "job_id": job_id}
+        with self._transaction(f"delete steps of job {job_id}") as conn:
+            conn.executemany(_q("delete_step"), [{**job, "step_id": s} for s in step_ids])
+
+    def acquire_lease(
+        self, key: str, holder: LeaseHolder, ttl_ms: int, *, reentrant_run: bool = False
+    ) -> Lease | None:
+        """See :meth:`StateStore.acquire_lease` (atomic across processes).
+
+        Raises:
+            ValueError: ``ttl_ms`` is not positive.
+        """
+        check_ttl(ttl_ms)
+        with self._transaction(f"acquire lease {key!r}") as conn:
+            now = self._clock.now_ms()
+            params = {"key": key, "now": now, "reentrant_run": reentrant_run}
+            if conn.execute(_q("lease_is_held"), {**params, **holder_params(holder)}).fetchone():
+                return None
+            conn.execute(_q("bump_fencing"), {"key": key})
+            token = int(conn.execute(_q("fencing_token"), {"key": key}).fetchone()[0])
+            lease = Lease(key, token, holder, acquired_at=now, expires_at=now + ttl_ms)
+            times = {"token": token, "acquired_at": now, "expires_at": lease.expires_at}
+            conn.execute(_q("put_lease"), {**params, **times, **holder_params(holder)})
+            return lease
+
+    def renew_lease(self, key: str, token: int, ttl_ms: int) -> Lease | None:
+        """See :meth:`StateStore.renew_lease`.
+
+        Raises:
+            ValueError: ``ttl_ms`` is not positive.
+        """
+        check_ttl(ttl_ms)
+        with self._transaction(f"renew lease {key!r}") as conn:
+            expires_at = self._clock.now_ms() + ttl_ms
+            params = {"key": key, "token": token, "expires_at": expires_at}
+            if conn.execute(_q("renew_lease"), params).rowcount == 0:
+                return None
+            return lease_from_row(conn.execute(_q("get_lease"), {"key": key}).fetchone())
+
+    def release_lease(self, key: str, token: int) -> bool:
+        """See :meth:`StateStore.release_lease`."""
+        with self._transaction(f"release lease {key!r}") as conn:
+            return conn.execute(_q("release_lease"), {"key": key, "token": token}).rowcount > 0
+
+    def get_lease(self, key: str) -> Lease | None:
+        """See :meth:`StateStore.get_lease`."""
+        row = self._one(f"read lease {key!r}", "get_lease", {"key": key})
+        return None if row is None else lease_from_row(row)
+
+    def list_leases(self, prefix: str = "") -> list[Lease]:
+        """See :meth:`StateStore.list_leases`."""
+        params = {"prefix": prefix, "prefix_length": len(prefix)}
+        return [lease_from_row(row) for row in self._all("list leases", "list_leases", params)]
+
+    def force_release(self, key: str) -> Lease | None:
+        """See :meth:`StateStore.force_release`."""
+        with self._transaction(f"force-release lease {key!r}") as conn:
+            row = conn.execute(_q("get_lease"), {"key": key}).fetchone()
+            conn.execute(_q("force_release"), {"key": key})
+        return None if row is None else lease_from_row(row)
+
+    def fencing_token(self, key: str) -> int:
+        """See :meth:`StateStore.fencing_token`."""
+        row = self._one(f"read the fencing token of {key!r}", "fencing_token", {"key": key})
+        return 0 if row is None else int(row[0])
+
+    def close(self) -> None:
+        """Close the connection (idempotent); the store is unusable afterwards."""
+        with self._lock:
+            self._conn.close()
+
+
+def list_runs_query(flow_id: str | None, status: str | None, limit: int) -> tuple[str, Params]:
+    """The ``list_runs`` statement and its parameters (also used to check its query plan).
+
+    Each filter adds a fixed condition rather than ``(:x IS NULL OR col = :x)``, which would
+    keep SQLite from using the ``(flow_id, started_at)`` / ``(status, started_at)`` indexes.
+    """
+    conditions = []
+    params: Params = {"failed": JobStatus.FAILED.value, "limit": limit}
+    if flow_id is not None:
+        conditions.append("r.flow_id = :flow_id")
+        params["flow_id"] = flow_id
+    if status is not None:
+        conditions.append("r.status = :status")
+        params["status"] = str(status)
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    return _q("list_runs").replace("/*where*/", where), params

@@ -1,0 +1,491 @@
+"""The run lifecycle in-process: gating matrix, failure policies, on_no_data, events, metrics."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aetherflow.errors import ConfigError, SpecError
+from aetherflow.runner.engine import RunRequest, RunResult, run_flow
+from aetherflow.runner.events import RecordingObserver
+from aetherflow.runner.observers import MetricsObserver
+from aetherflow.runner.step import STEP_SKIPPED, Step, StepResult
+from aetherflow.runtime.registry import Registry
+from aetherflow.runtime.settings import Settings
+from aetherflow.state import open_state_store
+from aetherflow.state.records import JobRecord, StepRecord
+
+
+class Echo(Step):
+    def run(self) -> dict[str, Any]:
+        return {"value": self.inputs.get("value")}
+
+
+class Skip(Step):
+    def run(self) -> StepResult:
+        return StepResult(status=STEP_SKIPPED, output={"n": 0}, reason=self.inputs.get("reason"))
+
+
+class Boom(Step):
+    def run(self) -> dict[str, Any]:
+        raise RuntimeError(self.inputs.get("message", "boom"))
+
+
+class BadStatus(Step):
+    def run(self) -> StepResult:
+        return StepResult(status="PARTIAL")
+
+
+@pytest.fixture
+def steps(registry: Registry) -> Registry:
+    for name, cls in {"echo": Echo, "skip": Skip, "boom": Boom, "bad_status": BadStatus}.items():
+        registry.add_step(name, cls, origin="test")
+    return registry
+
+
+@dataclass
+class Ran:
+    result: RunResult
+    events: RecordingObserver
+    state: Path
+
+    def jobs(self) -> dict[str, JobRecord]:
+        store = open_state_store(str(self.state))
+        try:
+            return {j.job_id: j for j in store.get_jobs(self.result.flow_id, self.result.run_id)}
+        finally:
+            store.close()
+
+    def steps(self) -> dict[tuple[str, str], StepRecord]:
+        store = open_state_store(str(self.state))
+        try:
+            rows = store.get_steps(self.result.flow_id, self.result.run_id)
+            return {(s.job_id, s.step_id): s for s in rows}
+        finally:
+            store.close()
+
+    def event(self, name: str, **match: Any) -> list[dict[str, Any]]:
+        return [
+            e.fields
+            for e in self.events.events
+            if e.name == name and all(e.fields.get(k) == v for k, v in match.items())
+        ]
+
+
+RunFlow = Callable[..., Ran]
+
+
+@pytest.fixture
+def run(tmp_path: Path, steps: Registry) -> RunFlow:
+    def go(text: str, *, extra_observers: tuple[Any, ...] = (), **kw: Any) -> Ran:
+        flow = tmp_path / "flow.yaml"
+        flow.write_text(textwrap.dedent(text).lstrip("\n"))
+        env = {
+            "AETHERFLOW_STATE_ROOT": str(tmp_path / "state"),
+            "AETHERFLOW_WORK_ROOT": str(tmp_path / "work"),
+        }
+        recorder = RecordingObserver()
+        request = RunRequest(
+            flow_path=str(flow),
+            env=env,
+            settings=Settings.from_env(env),
+            registry=steps,
+            observers=[recorder, *extra_observers],
+            **kw,
+        )
+        result = run_flow(request)
+        return Ran(result, recorder, tmp_path / "state" / "aetherflow.sqlite")
+
+    return go
+
+
+def statuses(ran: Ran) -> dict[str, str]:
+    return {job_id: job.status.value for job_id, job in ran.jobs().items()}
+
+
+def test_outputs_flow_between_steps_and_jobs(run: RunFlow) -> None:
+    ran = run(
+        """
+        flow: {id: f}
+        jobs:
+          - id: a
+            steps:
+              - {id: s1, type: echo, inputs: {value: [1, 2]}, outputs: {items: "{{result.value}}"}}
+              - {id: s2, type: echo, inputs: {value: "n={{steps.s1.value}} {{job.outputs.items}}"}}
+          - id: b
+            depends_on: [a]
+            steps:
+              - {id: t, type: echo, inputs: {value: "{{jobs.a.outputs.items}}"}}
+        """
+    )
+    assert ran.result.exit_code == 0
+    steps = ran.steps()
+    assert steps[("a", "s2")].outputs == {"value": "n=[1,2] [1,2]"}
+    assert steps[("b", "t")].outputs == {"value": [1, 2]}
+    assert ran.jobs()["a"].outputs == {"items": [1, 2]}
+
+
+@pytest.mark.parametrize(
+    ("upstream", "expected_reason"),
+    [
+        ("{id: a, steps: [{id: x, type: boom}]}", "dependency a is FAILED"),
+        ("{id: a, when: 'false', steps: []}", "dependency a is SKIPPED"),
+        (
+            "{id: a, steps: [{id: x, type: skip, on_no_data: skip_job}]}",
+            "dependency a is SKIPPED",
+        ),
+    ],
+)
+def test_depends_on_needs_success(run: RunFlow, upstream: str, expected_reason: str) -> None:
+    ran = run(
+        f"""
+        flow: {{id: f, on_failure: continue}}
+        jobs:
+          - {upstream}
+          - {{id: b, depends_on: [a], steps: [{{id: y, type: echo}}]}}
+        """
+    )
+    jobs = ran.jobs()
+    assert jobs["b"].status.value == "BLOCKED"
+    assert jobs["b"].reason == expected_reason
+    assert ran.event("job_end", job_id="b")[0]["status"] == "BLOCKED"
+
+
+def test_blocked_propagates_transitively_under_continue(run: RunFlow) -> None:
+    ran = run(
+        """
+        flow: {id: f, on_failure: continue}
+        jobs:
+          - {id: a, steps: [{id: x, type: boom}]}
+          - {id: b, depends_on: [a], steps: [{id: y, type: echo}]}
+          - {id: c, depends_on: [b], steps: [{id: z, type: echo}]}
+          - {id: d, steps: [{id: w, type: echo}]}
+        """
+    )
+    assert statuses(ran) == {"a": "FAILED", "b": "BLOCKED", "c": "BLOCKED", "d": "SUCCESS"}
+    assert ran.jobs()["c"].reason == "dependency b is BLOCKED"
+    assert ran.result.exit_code == 1
+    assert ran.result.status is not None
+    assert ran.result.status.value == "FAILED"
+
+
+def test_stop_policy_blocks_every_later_job(run: RunFlow) -> None:
+    ran = run(
+        """
+        flow: {id: f}
+        jobs:
+          - {id: a, steps: [{id: x, type: echo}]}
+          - {id: b, steps: [{id: y, type: boom, inputs: {message: broke}}]}
+          - {id: c, steps: [{id: z, type: echo}]}
+          - {id: d, steps: []}
+        """
+    )
+    assert statuses(ran) == {"a": "SUCCESS", "b": "FAILED", "c": "BLOCKED", "d": "BLOCKED"}
+    assert ran.jobs()["c"].reason == "run stopped after job b failed"
+    failed_step = ran.steps()[("b", "y")]
+    assert failed_step.status.value == "FAILED"
+    assert failed_step.error is not None
+    assert (failed_step.error.cls, failed_step.error.message) == ("RuntimeError", "broke")
+    summary = ran.event("run_summary")[0]
+    assert summary["status_counts"] == {"SUCCESS": 1, "FAILED": 1, "BLOCKED": 2}
+    assert [j["job_id"] for j in summary["jobs"]] == ["a", "b", "c", "d"]
+    assert ran.events.names()[-2:] == ["run_end", "run_summary"]
+    errors = ran.event("step_error")
+    assert errors[0]["error_class"] == "RuntimeError"
+    assert errors[0]["failure_class"] == "error"
+
+
+@pytest.mark.parametrize(
+    ("when", "status"),
+    [
+        ("jobs.a.outputs.n == 3", "SUCCESS"),
+        ("jobs.a.outputs.n > 3", "SKIPPED"),
+        ("jobs.a.outputs.missing == true", "SKIPPED"),
+        ("jobs.a.status == 'SUCCESS' and 3 in jobs.a.outputs.list", "SUCCESS"),
+    ],
+)
+def test_when_true_and_false(run: RunFlow, when: str, status: str) -> None:
+    ran = run(
+        f"""
+        flow: {{id: f}}
+        jobs:
+          - id: a
+            steps:
+              - id: x
+                type: echo
+                inputs: {{value: 3}}
+                outputs: {{n: "{{{{result.value}}}}", list: [1, 3]}}
+          - {{id: b, when: "{when}", steps: [{{id: y, type: echo}}]}}
+        """
+    )
+    jobs = ran.jobs()
+    assert jobs["b"].status.value == status
+    if status == "SKIPPED":
+        assert jobs["b"].skip_reason == "condition=false"
+        assert ran.result.exit_code == 0
+
+
+def test_missing_output_in_when_warns(run: RunFlow) -> None:
+    ran = run(
+        """
+        flow: {id: f}
+        jobs:
+          - {id: a, steps: [{id: x, type: echo}]}
+          - {id: b, when: "jobs.a.outputs.flag == true", steps: []}
+        """
+    )
+    assert ran.event("when_warning", job_id="b")[0]["message"] == (
+        "jobs.a.outputs.flag is not set; treated as null"
+    )
+
+
+def test_when_error_fails_the_job_not_the_process(run: RunFlow) -> None:
+    ran = run(
+        """
+        flow: {id: f, on_failure: continue}
+        jobs:
+          - id: a
+            steps: [{id: x, type: echo, inputs: {value: text}, outputs: {v: "{{result.value}}"}}]
+          - {id: b, when: "jobs.a.outputs.v < 3", steps: [{id: y, type: echo}]}
+          - {id: c, steps: [{id: z, type: echo}]}
+        """
+    )
+    jobs = ran.jobs()
+    assert jobs["b"].status.value == "FAILED"
+    assert jobs["b"].reason is not None
+    assert "cannot compare str and int with '<'" in jobs["b"].reason
+    assert jobs["c"].status.value == "SUCCESS"
+    assert ran.result.exit_code == 1
+
+
+def test_on_no_data_skip_job(run: RunFlow) -> None:
+    ran = run(
+        """
+        flow: {id: f}
+        jobs:
+          - id: a
+            steps:
+              - {id: s1, type: skip, inputs: {reason: empty}, on_no_data: skip_job}
+              - {id: s2, type: boom}
+              - {id: s3, type: boom}
+        """
+    )
+    job = ran.jobs()["a"]
+    assert (job.status.value, job.skip_reason, job.skip_trigger) == ("SKIPPED", "empty", "step")
+    steps = ran.steps()
+    assert [steps[("a", s)].status.value for s in ("s1", "s2", "s3")] == ["SKIPPED"] * 3
+    assert ran.result.exit_code == 0
+    assert [e["step_id"] for e in ran.event("step_end")] == ["s1", "s2", "s3"]
+
+
+def test_on_no_data_fail(run: RunFlow) -> None:
+    ran = run(
+        """
+        flow: {id: f}
+        jobs:
+          - id: a
+            steps: [{id: s1, type: skip, inputs: {reason: no rows}, on_no_data: fail}]
+        """
+    )
+    step = ran.steps()[("a", "s1")]
+    assert step.status.value == "FAILED"
+    assert step.error is not None
+    assert step.error.failure_class == "no_data"
+    assert "no rows" in step.error.message
+    assert ran.jobs()["a"].status.value == "FAILED"
+
+
+def test_on_no_data_continue_is_the_default(run: RunFlow) -> None:
+    ran = run(
+        """
+        flow: {id: f}
+        jobs:
+          - id: a
+            steps: [{id: s1, type: skip}, {id: s2, type: echo, inputs: {value: 1}}]
+        """
+    )
+    assert ran.jobs()["a"].status.value == "SUCCESS"
+    assert ran.steps()[("a", "s2")].status.value == "SUCCESS"
+
+
+def test_custom_step_status_is_an_error(run: RunFlow) -> None:
+    ran = run("flow: {id: f}\njobs:\n  - {id: a, steps: [{id: s, type: bad_status}]}\n")
+    step = ran.steps()[("a", "s")]
+    assert step.status.value == "FAILED"
+    assert step.error is not None
+    assert "status 'PARTIAL'" in step.error.message
+
+
+def test_missing_template_value_fails_the_step(run: RunFlow) -> None:
+    ran = run(
+        "flow: {id: f}\njobs:\n  - id: a\n    steps:\n"
+        "      - {id: s, type: echo, inputs: {value: '{{env.NOT_SET_ANYWHERE}}'}}\n"
+    )
+    step = ran.steps()[("a", "s")]
+    assert step.error is not None
+    assert step.error.cls == "ResolverMissingKeyError"
+    assert "env.NOT_SET_ANYWHERE" in step.error.message
+
+
+def test_output_promotion_failure_fails_the_step(run: RunFlow) -> None:
+    ran = run(
+        "flow: {id: f}\njobs:\n  - id: a\n    steps:\n"
+        "      - {id: s, type: echo, outputs: {x: '{{result.nope}}'}}\n"
+    )
+    assert ran.steps()[("a", "s")].status.value == "FAILED"
+    assert ran.jobs()["a"].status.value == "FAILED"
+
+
+def test_output_size_cap(steps: Registry, tmp_path: Path) -> None:
+    big = "x" * 2048
+    flow = (
+        "flow: {id: f}\njobs:\n"
+        f"  - {{id: a, steps: [{{id: s, type: echo, inputs: {{value: {big}}}}}]}}\n"
+    )
+    env = {
+        "AETHERFLOW_STATE_ROOT": str(tmp_path / "s2"),
+        "AETHERFLOW_WORK_ROOT": str(tmp_path / "w2"),
+        "AETHERFLOW_MAX_OUTPUT_BYTES": "1000",
+    }
+    path = tmp_path / "big.yaml"
+    path.write_text(flow)
+    result = run_flow(
+        RunRequest(flow_path=str(path), env=env, settings=Settings.from_env(env), registry=steps)
+    )
+    store = open_state_store(str(tmp_path / "s2" / "aetherflow.sqlite"))
+    try:
+        step = store.get_steps("f", result.run_id)[0]
+    finally:
+        store.close()
+    assert step.error is not None
+    assert "more than AETHERFLOW_MAX_OUTPUT_BYTES=1000" in step.error.message
+    assert "write large data to an artifact file" in step.error.message
+
+
+def test_flow_job_uses_recorded_dependencies(run: RunFlow) -> None:
+    flow = """
+        flow: {id: f}
+        jobs:
+          - id: extract
+            steps: [{id: x, type: echo, inputs: {value: 7}, outputs: {n: "{{result.value}}"}}]
+          - id: load
+            depends_on: [extract]
+            steps: [{id: y, type: echo, inputs: {value: "{{jobs.extract.outputs.n}}"}}]
+        """
+    first = run(flow, run_id="r1", flow_job="extract")
+    assert statuses(first) == {"extract": "SUCCESS"}
+    second = run(flow, run_id="r1", flow_job="load")
+    assert statuses(second) == {"extract": "SUCCESS", "load": "SUCCESS"}
+    assert second.steps()[("load", "y")].outputs == {"value": 7}
+    fresh = run(flow, run_id="r2", flow_job="load")
+    assert statuses(fresh) == {"load": "BLOCKED"}
+    assert fresh.jobs()["load"].reason == "dependency extract is NOT_RUN (not executed in this run)"
+
+
+def test_unknown_flow_job_is_an_error(run: RunFlow) -> None:
+    with pytest.raises(ConfigError, match="--flow-job 'nope' is not a job"):
+        run("flow: {id: f}\njobs:\n  - {id: a, steps: []}\n", flow_job="nope")
+
+
+def test_invalid_flow_is_not_run_and_writes_nothing(run: RunFlow, tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as info:
+        run("flow: {id: f}\njobs:\n  - {id: a, depend_on: [], steps: []}\n")
+    assert [i.code for i in info.value.issues] == ["schema:extra_forbidden"]
+    assert not (tmp_path / "state").exists()
+
+
+def test_invalid_run_id(run: RunFlow) -> None:
+    with pytest.raises(ConfigError, match="invalid run id"):
+        run("flow: {id: f}\njobs: []\n", run_id="../etc")
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        if not name.startswith("on_"):
+            raise AttributeError(name)
+        return lambda **kw: self.calls.append((name, kw))
+
+
+def test_metrics_hook_sees_every_outcome(run: RunFlow) -> None:
+    sink = Sink()
+    ran = run(
+        """
+        flow: {id: f, on_failure: continue}
+        jobs:
+          - {id: a, steps: [{id: x, type: boom}]}
+          - {id: b, depends_on: [a], steps: []}
+          - {id: c, when: 'false', steps: []}
+        """,
+        extra_observers=(MetricsObserver(sink),),
+    )
+    assert ran.result.exit_code == 1
+    job_ends = [(kw["job_id"], kw["status"]) for name, kw in sink.calls if name == "on_job_end"]
+    assert job_ends == [("a", "FAILED"), ("b", "BLOCKED"), ("c", "SKIPPED")]
+    names = [name for name, _ in sink.calls]
+    assert names[0] == "on_run_start"
+    assert names[-1] == "on_run_end"
+    run_end = sink.calls[-1][1]
+    assert run_end["summary"]["status_counts"] == {"FAILED": 1, "BLOCKED": 1, "SKIPPED": 1}
+    assert (
+        "on_step_end",
+        {
+            "flow_id": "f",
+            "run_id": ran.result.run_id,
+            "job_id": "a",
+            "step_id": "x",
+            "step_type": "boom",
+            "status": "FAILED",
+            "duration_ms": sink.calls[3][1]["duration_ms"],
+        },
+    ) in sink.calls
+
+
+def test_failing_metrics_sink_never_breaks_the_run(run: RunFlow) -> None:
+    class Broken:
+        def on_job_end(self, **_: Any) -> None:
+            raise ValueError("sink down")
+
+    ran = run(
+        "flow: {id: f}\njobs:\n  - {id: a, steps: []}\n",
+        extra_observers=(MetricsObserver(Broken()),),
+    )
+    assert ran.result.exit_code == 0
+    errors = ran.event("observer_error")
+    assert errors[0]["failed_event"] == "job_end"
+    assert errors[0]["message"] == "sink down"
+
+
+def test_workspace_cleanup_policies(run: RunFlow, tmp_path: Path) -> None:
+    for policy, expect_kept in (("on_success", False), ("never", True)):
+        ran = run(
+            f"flow: {{id: f, workspace: {{cleanup_policy: {policy}}}}}\n"
+            "jobs:\n  - {id: a, steps: [{id: s, type: echo}]}\n"
+        )
+        job_dir = tmp_path / "work" / "f" / "a" / ran.result.run_id
+        assert job_dir.exists() is expect_kept
+        if expect_kept:
+            assert sorted(p.name for p in job_dir.iterdir()) == [
+                "artifacts",
+                "manifests",
+                "scratch",
+            ]
+
+
+def test_failed_job_dir_is_kept_on_success_policy_and_removed_on_always(
+    run: RunFlow, tmp_path: Path
+) -> None:
+    kept = run("flow: {id: f}\njobs:\n  - {id: a, steps: [{id: s, type: boom}]}\n")
+    assert (tmp_path / "work" / "f" / "a" / kept.result.run_id).exists()
+    removed = run(
+        "flow: {id: f, workspace: {cleanup_policy: always}}\n"
+        "jobs:\n  - {id: a, steps: [{id: s, type: boom}]}\n"
+    )
+    assert not (tmp_path / "work" / "f" / "a" / removed.result.run_id).exists()
