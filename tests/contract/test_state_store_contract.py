@@ -227,6 +227,17 @@ def test_step_started_then_finished(store: StateStore) -> None:
     assert (attempt.started_at, attempt.ended_at, attempt.error) == (T0, T0 + 3, None)
 
 
+def test_promoted_outputs_round_trip(store: StateStore) -> None:
+    started = a_step("s1", started_at=T0)
+    store.step_started(started)
+    assert store.get_steps("f", "r1")[0].promoted is None
+    finished = dataclasses.replace(
+        started, status=StepStatus.SUCCESS, outputs={"n": 1}, promoted={"rows": [1, "é"]}
+    )
+    store.step_finished(finished)
+    assert store.get_steps("f", "r1")[0].promoted == {"rows": [1, "é"]}
+
+
 def test_three_attempts_are_all_kept(store: StateStore) -> None:
     for attempt in (1, 2, 3):
         begin = T0 + attempt * 100

@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from .conftest_runs import Sandbox
 
 REPO = Path(__file__).resolve().parents[2]
 FLOWS = REPO / "tests" / "flows"
@@ -42,3 +46,15 @@ def cli(tmp_path: Path) -> RunCli:
         )
 
     return run
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    """A :class:`~tests.e2e.conftest_runs.Sandbox` under ``tmp_path``; kills its leftovers."""
+    from .conftest_runs import Sandbox
+
+    box = Sandbox(tmp_path)
+    try:
+        yield box
+    finally:
+        box.close()

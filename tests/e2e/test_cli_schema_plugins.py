@@ -8,7 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from .conftest import EXAMPLES, RunCli, clean_env
+from .conftest import FLOWS, RunCli, clean_env
 
 PLUGIN = textwrap.dedent(
     """
@@ -91,14 +91,14 @@ def test_broken_plugin_fails_validate_with_exit_2(cli: RunCli, tmp_path: Path) -
     plugins.mkdir()
     (plugins / "broken.py").write_text("raise RuntimeError('boom')\n")
     result = cli(
-        "validate", str(EXAMPLES / "hello.yaml"), env={"AETHERFLOW_PLUGIN_PATHS": str(plugins)}
+        "validate", str(FLOWS / "minimal.yaml"), env={"AETHERFLOW_PLUGIN_PATHS": str(plugins)}
     )
     assert result.returncode == 2
     assert "broken.py failed to load: RuntimeError: boom" in result.stderr
     assert "Traceback" not in result.stderr
     lenient = cli(
         "validate",
-        str(EXAMPLES / "hello.yaml"),
+        str(FLOWS / "minimal.yaml"),
         env={"AETHERFLOW_PLUGIN_PATHS": str(plugins), "AETHERFLOW_PLUGIN_STRICT": "false"},
     )
     assert lenient.returncode == 0

@@ -7,17 +7,19 @@ from pathlib import Path
 
 from .conftest import EXAMPLES, FLOWS, RunCli
 
+EXAMPLE_ENV = {"AETHERFLOW_PLUGIN_PATHS": str(EXAMPLES / "plugins")}
+
 
 def test_valid_example_prints_ok_and_exits_0(cli: RunCli) -> None:
     flow = EXAMPLES / "hello.yaml"
-    result = cli("validate", str(flow))
+    result = cli("validate", str(flow), env=EXAMPLE_ENV)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == f"OK: {flow}"
 
 
 def test_flow_yaml_flag_is_the_same_as_the_positional_path(cli: RunCli) -> None:
     flow = EXAMPLES / "hello.yaml"
-    result = cli("validate", "--flow-yaml", str(flow))
+    result = cli("validate", "--flow-yaml", str(flow), env=EXAMPLE_ENV)
     assert result.returncode == 0
     assert result.stdout.startswith(f"OK: {flow}")
 
@@ -122,7 +124,7 @@ def test_usage_errors_exit_2(cli: RunCli) -> None:
 
 def test_invalid_boolean_setting_is_a_clear_error(cli: RunCli) -> None:
     result = cli(
-        "validate", str(EXAMPLES / "hello.yaml"), env={"AETHERFLOW_VALIDATE_ENV_STRICT": "maybe"}
+        "validate", str(FLOWS / "minimal.yaml"), env={"AETHERFLOW_VALIDATE_ENV_STRICT": "maybe"}
     )
     assert result.returncode == 2
     assert "AETHERFLOW_VALIDATE_ENV_STRICT='maybe' is not a boolean" in result.stderr
@@ -173,7 +175,7 @@ def test_help_and_validate_do_not_import_heavy_libraries(cli: RunCli, tmp_path: 
     from .conftest import clean_env
 
     probe = PROBE.format(heavy=repr(set(HEAVY)))
-    for args in (["--help"], ["validate", str(EXAMPLES / "hello.yaml")]):
+    for args in (["--help"], ["validate", str(FLOWS / "minimal.yaml")]):
         result = subprocess.run(
             [sys.executable, "-c", probe, *args],
             capture_output=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -146,5 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entrypoint() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    SIGPIPE gets its default action, so ``aetherflow ... | head`` ends quietly like other Unix
+    tools instead of reporting a BrokenPipeError.
+    """
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     sys.exit(main())

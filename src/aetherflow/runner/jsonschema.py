@@ -37,11 +37,14 @@ def _allow_templates(prop: dict[str, Any]) -> dict[str, Any]:
     return {**keep, "anyOf": [inner, TEMPLATE_STRING]}
 
 
-def _templatable_properties(definition: dict[str, Any]) -> None:
+def _templatable_properties(definition: dict[str, Any], *, refs: bool = False) -> None:
+    """Let typed properties also be template strings (``refs``: enum references too)."""
     props = definition.get("properties", {})
     for name, prop in list(props.items()):
         if "$ref" not in prop:
             props[name] = _allow_templates(prop)
+        elif refs and not name.endswith(("workspace", "state", "locks")):
+            props[name] = {"anyOf": [prop, TEMPLATE_STRING]}
 
 
 def _step_input_schema(cls: type[Any], type_name: str, defs: dict[str, Any]) -> dict[str, Any]:
@@ -64,7 +67,7 @@ def flow_schema(registry: Registry) -> dict[str, Any]:
     defs: dict[str, Any] = schema.setdefault("$defs", {})
     for name in _FLOW_META_DEFS:
         if name in defs:
-            _templatable_properties(defs[name])
+            _templatable_properties(defs[name], refs=True)
     step_def = defs["StepSpec"]
     names = sorted(registry.steps)
     step_def["properties"]["type"] = {
@@ -83,7 +86,7 @@ def flow_schema(registry: Registry) -> dict[str, Any]:
         )
     if branches:
         step_def["allOf"] = branches
-    return {"$schema": DRAFT, "title": "AetherFlow flow", **schema}
+    return {**schema, "$schema": DRAFT, "title": "AetherFlow flow"}
 
 
 def document_schema(kind: str, registry: Registry) -> dict[str, Any]:
@@ -102,4 +105,4 @@ def document_schema(kind: str, registry: Registry) -> dict[str, Any]:
     if kind not in models:
         raise ValueError(f"unknown schema {kind!r}; choose one of: {', '.join(SCHEMA_KINDS)}")
     title, model = models[kind]
-    return {"$schema": DRAFT, "title": title, **model.model_json_schema(by_alias=True)}
+    return {**model.model_json_schema(by_alias=True), "$schema": DRAFT, "title": title}

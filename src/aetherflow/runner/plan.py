@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from aetherflow.runner.resume import OnDrift, Recorded, find_drift, job_reusable, step_decisions
+from aetherflow.runner.resume import (
+    OnDrift,
+    Recorded,
+    StepDecision,
+    find_drift,
+    job_reusable,
+    step_decisions,
+)
 from aetherflow.spec.flow import FlowSpec
 from aetherflow.state.records import JobStatus
 
@@ -51,6 +58,14 @@ def _recorded_dependency_problem(
     return None
 
 
+def _action(
+    job_id: str, decision: StepDecision, drifted: set[tuple[str, str]], on_drift: OnDrift
+) -> str:
+    if on_drift is OnDrift.FAIL and (job_id, decision.step_id) in drifted:
+        return "drifted"
+    return "reuse" if decision.reuse is not None else "run"
+
+
 def build_plan(
     flow: FlowSpec, recorded: Recorded, on_drift: OnDrift, selected: str | None
 ) -> list[PlanJob]:
@@ -62,7 +77,7 @@ def build_plan(
             continue
         decisions = step_decisions(job, recorded, on_drift, drifted)
         steps = [
-            PlanStep(d.step_id, "reuse" if d.reuse is not None else "run", d.why) for d in decisions
+            PlanStep(d.step_id, _action(job.id, d, drifted, on_drift), d.why) for d in decisions
         ]
         if job_reusable(job, recorded, decisions):
             status = recorded.jobs[job.id].status.value

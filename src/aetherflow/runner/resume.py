@@ -105,6 +105,9 @@ def step_decisions(
         if rerun_rest:
             why = "drifted" if is_drifted else "after a drifted step"
             decisions.append(StepDecision(step.id, None, why))
+        elif record is not None and is_drifted and on_drift is OnDrift.FAIL:
+            why = "changed since it ran; the run stops unless --on-drift rerun or reuse is given"
+            decisions.append(StepDecision(step.id, record, why))
         elif record is not None:
             why = f"recorded {record.status.value}" + (" (drifted, reused)" if is_drifted else "")
             decisions.append(StepDecision(step.id, record, why))

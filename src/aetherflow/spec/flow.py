@@ -73,9 +73,14 @@ class StateSpec(StrictModel):
     durability: Durability = Durability.NORMAL
 
     @model_validator(mode="after")
-    def _postgres_needs_dsn(self) -> StateSpec:
-        if self.backend is StateBackend.POSTGRES and not self.dsn:
-            raise ValueError("state.backend postgres needs state.dsn")
+    def _fields_match_backend(self) -> StateSpec:
+        if self.backend is StateBackend.POSTGRES:
+            if not self.dsn:
+                raise ValueError("state.backend postgres needs state.dsn")
+            if self.path:
+                raise ValueError("state.path is for sqlite; postgres uses state.dsn")
+        elif self.dsn:
+            raise ValueError("state.dsn is for backend postgres; sqlite uses state.path")
         return self
 
 
@@ -189,6 +194,16 @@ class JobSpec(StrictModel):
     depends_on: list[str] = Field(default_factory=list)
     when: str | bool | None = None
     steps: list[StepSpec]
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _when_type(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, str | bool):
+            raise ValueError(
+                f"when must be an expression string or true/false, got {type(value).__name__} "
+                f'{value!r}; quote it, e.g. when: "jobs.a.outputs.n > 0"'
+            )
+        return value
 
 
 class FlowSpec(StrictModel):

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from aetherflow.spec.base import Mode, StrictModel
+from aetherflow.spec.base import Identifier, Mode, StrictModel
 from aetherflow.spec.envfile import EnvFileSpec
 from aetherflow.spec.flow import ResourceSpec
 
@@ -62,8 +62,8 @@ class BundleLayoutSpec(StrictModel):
 class BundleSpec(StrictModel):
     """``bundle:``."""
 
-    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    source: BundleSourceSpec = Field(default_factory=BundleSourceSpec)
+    id: Identifier
+    source: BundleSourceSpec
     layout: BundleLayoutSpec
     entry_flow: str = Field(min_length=1)
     fetch_policy: Literal["cache_check", "always"] = "cache_check"

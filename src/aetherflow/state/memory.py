@@ -36,7 +36,8 @@ def _job_copy(job: JobRecord) -> JobRecord:
 
 def _step_copy(step: StepRecord) -> StepRecord:
     outputs = copy_outputs(step.outputs, what=f"outputs of step {step.job_id}.{step.step_id}")
-    return dataclasses.replace(step, outputs=outputs)
+    promoted = copy_outputs(step.promoted, what=f"promoted outputs of step {step.step_id}")
+    return dataclasses.replace(step, outputs=outputs, promoted=promoted)
 
 
 class MemoryStateStore:

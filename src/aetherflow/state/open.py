@@ -28,8 +28,10 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 
 
 def _scheme(url: str) -> str | None:
-    """The URL scheme, or None for a plain path (``C:`` style drive letters never occur here:
-    AetherFlow runs on POSIX, and a one-letter scheme without ``//`` is read as a path)."""
+    """The URL scheme, or None for a plain path.
+
+    Only known schemes count without ``//``, so a file named ``data:2024.db`` stays a path.
+    """
     match = _SCHEME.match(url)
     if match is None:
         return None

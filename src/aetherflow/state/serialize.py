@@ -221,9 +221,11 @@ def job_from_row(row: Row) -> JobRecord:
 
 def step_params(step: StepRecord) -> Params:
     """The named parameters of a ``steps`` row (``seq`` is assigned by the backend)."""
-    outputs = None
+    outputs = promoted = None
     if step.outputs is not None:
         outputs = dump_json(step.outputs, what=f"outputs of step {step.job_id}.{step.step_id}")
+    if step.promoted is not None:
+        promoted = dump_json(step.promoted, what=f"promoted outputs of step {step.step_id}")
     return {
         "flow_id": step.flow_id,
         "run_id": step.run_id,
@@ -235,6 +237,7 @@ def step_params(step: StepRecord) -> Params:
         "started_at": step.started_at,
         "ended_at": step.ended_at,
         "outputs": outputs,
+        "promoted": promoted,
         "error": _dump_error(step.error),
         "fingerprint": step.fingerprint,
         "lock_token": step.lock_token,
@@ -254,6 +257,7 @@ def step_from_row(row: Row) -> StepRecord:
         started_at=row["started_at"],
         ended_at=row["ended_at"],
         outputs=load_json(row["outputs"]),
+        promoted=load_json(row["promoted"]),
         error=_load_error(row["error"]),
         fingerprint=row["fingerprint"],
         lock_token=row["lock_token"],

@@ -107,7 +107,14 @@ def test_scheduler_and_manifest_schemas(registry: Registry) -> None:
     assert errors(sched, {"items": [{"id": "a", "cron": "* * * * *", "flow_yaml": "f.yaml"}]}) == []
     assert errors(sched, {"items": [{"id": "a", "cron": "* * * * *", "job": "x"}]}) != []
     manifest = validator("manifest", registry)
-    good = {"bundle": {"id": "b", "layout": {"profiles_file": "p.yaml"}, "entry_flow": "f.yaml"}}
+    good = {
+        "bundle": {
+            "id": "b",
+            "source": {"type": "filesystem", "base_path": "."},
+            "layout": {"profiles_file": "p.yaml"},
+            "entry_flow": "f.yaml",
+        }
+    }
     assert errors(manifest, good) == []
     assert errors(manifest, {**good, "extra": 1}) != []
 

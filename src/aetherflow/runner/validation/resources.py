@@ -59,7 +59,7 @@ def _check_connector(
     registry: Registry, resource: Mapping[str, Any], loc: Loc, out: Collector
 ) -> None:
     kind, driver = resource.get("kind"), resource.get("driver")
-    if not isinstance(kind, str) or not isinstance(driver, str):
+    if not isinstance(kind, str) or not isinstance(driver, str) or not kind or not driver:
         return
     if (kind, driver) in registry.connectors:
         return

@@ -63,6 +63,7 @@ CREATE TABLE steps (
     started_at  INTEGER,
     ended_at    INTEGER,
     outputs     TEXT,              -- JSON object or NULL
+    promoted    TEXT,              -- JSON object or NULL: values promoted to the job outputs
     error       TEXT,
     fingerprint TEXT,
     lock_token  INTEGER,

@@ -65,10 +65,11 @@ SELECT * FROM jobs WHERE flow_id = :flow_id AND run_id = :run_id ORDER BY seq;
 
 -- name: put_step
 INSERT INTO steps (flow_id, run_id, job_id, step_id, seq, step_type, status, attempt, started_at,
-                   ended_at, outputs, error, fingerprint, lock_token)
+                   ended_at, outputs, promoted, error, fingerprint, lock_token)
 VALUES (:flow_id, :run_id, :job_id, :step_id,
         (SELECT COALESCE(MAX(seq), 0) + 1 FROM steps WHERE flow_id = :flow_id AND run_id = :run_id),
-        :step_type, :status, :attempt, :started_at, :ended_at, :outputs, :error, :fingerprint,
+        :step_type, :status, :attempt, :started_at, :ended_at, :outputs, :promoted, :error,
+        :fingerprint,
         :lock_token)
 ON CONFLICT (flow_id, run_id, job_id, step_id) DO UPDATE SET
     step_type = excluded.step_type,
@@ -77,6 +78,7 @@ ON CONFLICT (flow_id, run_id, job_id, step_id) DO UPDATE SET
     started_at = excluded.started_at,
     ended_at = excluded.ended_at,
     outputs = excluded.outputs,
+    promoted = excluded.promoted,
     error = excluded.error,
     fingerprint = excluded.fingerprint,
     lock_token = excluded.lock_token;

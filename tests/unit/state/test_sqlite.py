@@ -1,0 +1,337 @@
+"""SQLite backend specifics: pragmas, schema migrations, files, transactions, processes.
+
+Some tests read ``store._conn`` (the store's one connection): pragmas such as ``synchronous``
+are per connection, and the transaction count is observed with its trace callback.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aetherflow.errors import StateError
+from aetherflow.state import (
+    SCHEMA_VERSION,
+    FakeClock,
+    JobRecord,
+    JobStatus,
+    LeaseHolder,
+    RunRecord,
+    RunStatus,
+    SqliteStateStore,
+    StepRecord,
+    StepStatus,
+)
+from aetherflow.state import sqlite as sqlite_backend
+from aetherflow.state.serialize import Migration, named_queries
+
+from .lease_worker import contend
+
+T0 = 1_700_000_000_000
+HOLDER = LeaseHolder("r1", "f", host="h", pid=1)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "af.db"
+
+
+@pytest.fixture
+def store(db: Path) -> Iterator[SqliteStateStore]:
+    opened = SqliteStateStore(db, clock=FakeClock(T0))
+    yield opened
+    opened.close()
+
+
+def pragma(store: SqliteStateStore, name: str) -> object:
+    return store._conn.execute(f"PRAGMA {name}").fetchone()[0]
+
+
+def schema_version(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0])
+
+
+def a_step(status: StepStatus) -> StepRecord:
+    return StepRecord("f", "r1", "j", "s", "echo", status, started_at=T0, outputs={"n": 1})
+
+
+# -- connection settings ----------------------------------------------------------------------
+
+
+def test_file_store_uses_wal_normal_sync_and_busy_timeout(store: SqliteStateStore) -> None:
+    assert pragma(store, "journal_mode") == "wal"
+    assert pragma(store, "synchronous") == 1  # NORMAL
+    assert pragma(store, "busy_timeout") == 30000
+    assert pragma(store, "auto_vacuum") == 2  # INCREMENTAL, for `state prune`
+
+
+def test_durability_full_and_busy_timeout_are_applied(db: Path) -> None:
+    store = SqliteStateStore(db, durability="full", busy_timeout_ms=1234)
+    try:
+        assert (pragma(store, "synchronous"), pragma(store, "busy_timeout")) == (2, 1234)
+    finally:
+        store.close()
+
+
+def test_unknown_durability_is_refused(db: Path) -> None:
+    with pytest.raises(StateError, match="durability 'fast'"):
+        SqliteStateStore(db, durability="fast")  # type: ignore[arg-type]
+
+
+def test_parent_directories_are_created(tmp_path: Path) -> None:
+    db = tmp_path / "a" / "b" / "state.db"
+    SqliteStateStore(db).close()
+    assert db.is_file()
+
+
+# -- schema and migrations --------------------------------------------------------------------
+
+
+def test_fresh_database_is_created_at_the_current_version(
+    store: SqliteStateStore, db: Path
+) -> None:
+    assert schema_version(db) == SCHEMA_VERSION
+    tables = {row[0] for row in store._conn.execute("SELECT name FROM sqlite_master")}
+    assert {"runs", "jobs", "steps", "step_attempts", "leases", "fencing"} <= tables
+
+
+def test_migrations_are_consecutive_up_to_schema_version() -> None:
+    versions = [m.version for m in sqlite_backend.MIGRATIONS]
+    assert versions == list(range(1, SCHEMA_VERSION + 1))
+
+
+def fake_v2(monkeypatch: pytest.MonkeyPatch, script: str) -> None:
+    """Pretend the code knows schema version 2, reached by ``script``."""
+    migrations = (*sqlite_backend.MIGRATIONS, Migration(2, lambda: script))
+    monkeypatch.setattr(sqlite_backend, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(sqlite_backend, "MIGRATIONS", migrations)
+
+
+def test_older_database_is_migrated_keeping_its_data(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = SqliteStateStore(db, clock=FakeClock(T0))
+    old.start_run(RunRecord("f", "r1", RunStatus.SUCCESS, T0))
+    old.close()
+    fake_v2(monkeypatch, "ALTER TABLE runs ADD COLUMN note TEXT; -- v2\nCREATE TABLE extra (x);")
+
+    new = SqliteStateStore(db, clock=FakeClock(T0 + 5))
+    try:
+        assert schema_version(db) == 2
+        applied = new._conn.execute("SELECT version, applied_at FROM schema_version").fetchall()
+        assert [tuple(row) for row in applied] == [(1, T0), (2, T0 + 5)]
+        assert new._conn.execute("SELECT note FROM runs").fetchall()[0][0] is None
+        assert new.get_run("f", "r1") is not None
+    finally:
+        new.close()
+
+
+def test_failed_migration_leaves_the_database_unchanged(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    SqliteStateStore(db).close()
+    fake_v2(monkeypatch, "CREATE TABLE extra (x); INSERT INTO missing_table VALUES (1);")
+
+    with pytest.raises(StateError, match="migration to schema version 2 failed"):
+        SqliteStateStore(db)
+
+    assert schema_version(db) == 1
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'extra'").fetchall() == []
+
+
+def test_newer_database_is_refused_with_both_versions(db: Path) -> None:
+    SqliteStateStore(db).close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO schema_version VALUES (7, 0)")
+
+    with pytest.raises(StateError) as caught:
+        SqliteStateStore(db)
+
+    message = str(caught.value)
+    assert "schema version 7" in message
+    assert f"up to {SCHEMA_VERSION}" in message
+    assert "written by a newer AetherFlow" in message
+    assert str(db) in message
+
+
+def test_foreign_database_is_refused(db: Path) -> None:
+    db.parent.mkdir(parents=True)
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER)")
+
+    with pytest.raises(StateError, match=r"not an AetherFlow state database.*invoices"):
+        SqliteStateStore(db)
+
+
+def test_a_file_that_is_not_sqlite_is_refused(db: Path) -> None:
+    db.parent.mkdir(parents=True)
+    db.write_bytes(b"this is not a database, just some text that is long enough" * 40)
+
+    with pytest.raises(StateError, match=str(db)):
+        SqliteStateStore(db)
+
+
+def test_split_statements_respects_strings_and_comments() -> None:
+    script = (
+        "CREATE TABLE a (x TEXT DEFAULT ';'); -- one; two\nINSERT INTO a VALUES ('x;y');\n-- end"
+    )
+    assert sqlite_backend.split_statements(script) == [
+        "CREATE TABLE a (x TEXT DEFAULT ';');",
+        "-- one; two\nINSERT INTO a VALUES ('x;y');",
+    ]
+
+
+# -- files, connections and transactions ------------------------------------------------------
+
+
+def test_state_persists_across_reopen(db: Path) -> None:
+    first = SqliteStateStore(db, clock=FakeClock(T0))
+    first.start_run(RunRecord("f", "r1", RunStatus.RUNNING, T0))
+    first.record_job(JobRecord("f", "r1", "j", JobStatus.FAILED, outputs={"k": "ü"}))
+    first.step_finished(a_step(StepStatus.SUCCESS))
+    lease = first.acquire_lease("lock:x", HOLDER, 1000)
+    assert lease is not None
+    assert first.release_lease("lock:x", lease.token)
+    first.close()
+
+    second = SqliteStateStore(db, clock=FakeClock(T0))
+    try:
+        assert [s.failed_job for s in second.list_runs()] == ["j"]
+        assert second.get_jobs("f", "r1")[0].outputs == {"k": "ü"}
+        assert len(second.get_attempts("f", "r1")) == 1
+        assert second.fencing_token("lock:x") == 1
+    finally:
+        second.close()
+
+
+def test_two_connections_share_state_and_only_one_gets_the_lease(db: Path) -> None:
+    clock = FakeClock(T0)
+    one, two = SqliteStateStore(db, clock=clock), SqliteStateStore(db, clock=clock)
+    try:
+        one.start_run(RunRecord("f", "r1", RunStatus.RUNNING, T0))
+        assert two.get_run("f", "r1") is not None
+
+        held = one.acquire_lease("run:f:r1", HOLDER, 1000)
+        assert held is not None
+        assert two.acquire_lease("run:f:r1", LeaseHolder("r2", "f"), 1000) is None
+        assert one.release_lease("run:f:r1", held.token)
+        taken = two.acquire_lease("run:f:r1", LeaseHolder("r2", "f"), 1000)
+        assert taken is not None
+        assert taken.token == 2
+    finally:
+        one.close()
+        two.close()
+
+
+def test_each_step_write_is_exactly_one_transaction(store: SqliteStateStore) -> None:
+    statements: list[str] = []
+    store._conn.set_trace_callback(statements.append)
+
+    def transactions() -> tuple[int, int]:
+        begins = sum(s.startswith("BEGIN") for s in statements)
+        commits = sum(s == "COMMIT" for s in statements)
+        statements.clear()
+        return begins, commits
+
+    store.step_started(a_step(StepStatus.RUNNING))
+    assert transactions() == (1, 1)
+    store.step_finished(a_step(StepStatus.SUCCESS))
+    assert transactions() == (1, 1)
+
+
+def test_database_errors_become_state_errors(db: Path) -> None:
+    store = SqliteStateStore(db, busy_timeout_ms=50)
+    blocker = sqlite3.connect(db, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StateError, match=r"could not acquire lease 'k'.*locked"):
+            store.acquire_lease("k", HOLDER, 1000)
+        blocker.execute("ROLLBACK")
+        assert store.acquire_lease("k", HOLDER, 1000) is not None
+    finally:
+        blocker.close()
+        store.close()
+    with pytest.raises(StateError, match="closed"):
+        store.get_run("f", "r1")
+
+
+def test_heartbeat_thread_and_writer_share_the_connection(store: SqliteStateStore) -> None:
+    lease = store.acquire_lease("run:f:r1", HOLDER, 1000)
+    assert lease is not None
+    failures: list[Exception] = []
+
+    def heartbeat() -> None:
+        try:
+            for _ in range(200):
+                assert store.renew_lease("run:f:r1", lease.token, 1000) is not None
+        except (AssertionError, StateError) as exc:  # reported to the main thread below
+            failures.append(exc)
+
+    thread = threading.Thread(target=heartbeat)
+    thread.start()
+    for index in range(200):
+        store.step_started(StepRecord("f", "r1", "j", f"s{index}", "echo", StepStatus.RUNNING))
+    thread.join()
+
+    assert failures == []
+    assert len(store.get_steps("f", "r1")) == 200
+
+
+# -- query plans ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flow_id", "status"), [(None, None), ("f", None), (None, "FAILED"), ("f", "FAILED")]
+)
+def test_list_runs_uses_indexes(
+    store: SqliteStateStore, flow_id: str | None, status: str | None
+) -> None:
+    sql, params = sqlite_backend.list_runs_query(flow_id, status, 20)
+    plan = [row[3] for row in store._conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+
+    assert any("USING INDEX" in step and " r " in f" {step} " for step in plan), plan
+    assert any("SEARCH j USING" in step and "INDEX" in step for step in plan), plan
+    assert not [step for step in plan if step.startswith("SCAN") and "INDEX" not in step], plan
+    assert not [step for step in plan if "steps" in step or "TEMP B-TREE" in step], plan
+
+
+@pytest.mark.parametrize("query", ["get_jobs", "get_steps", "get_attempts", "find_runs"])
+def test_run_reads_search_an_index(store: SqliteStateStore, query: str) -> None:
+    sql = named_queries("sqlite")[query]
+    params = {"flow_id": "f", "run_id": "r1"}
+    plan = [row[3] for row in store._conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+
+    assert plan[0].startswith("SEARCH"), plan
+
+
+# -- processes --------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_lease_tokens_are_unique_and_ordered_across_processes(db: Path) -> None:
+    """Four spawned processes contend for one key, 50 acquisitions each, with a real clock."""
+    SqliteStateStore(db).close()
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(4), ctx.Queue()
+    workers = [
+        ctx.Process(target=contend, args=(str(db), "lock:shared", 50, 2000, barrier, out))
+        for _ in range(4)
+    ]
+    for worker in workers:
+        worker.start()
+    results = [out.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=30)
+        assert worker.exitcode == 0
+
+    records = sorted((at, token) for worker_records, _ in results for token, at in worker_records)
+    tokens = [token for _, token in records]
+    assert tokens == list(range(1, 201))
+    assert sum(refusals for _, refusals in results) > 0  # the processes really contended
