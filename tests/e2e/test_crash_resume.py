@@ -147,10 +147,11 @@ def test_sigkill_at_random_moments_never_reruns_a_committed_step(
 
     assert driver.attempt(kill_after=None) == 0
     entries = read_ledger(ledger)
+    per_kill = [(round(s.delay, 2), len(s.succeeded), s.ledger_length) for s in snapshots]
     history = (
         f"{driver.attempts} attempts, {driver.busy_refusals} refused as busy, "
         f"{driver.finished_by_itself} finished before their kill; per kill (delay, SUCCESS "
-        f"steps, ledger lines): {[(round(s.delay, 2), len(s.succeeded), s.ledger_length) for s in snapshots]}"
+        f"steps, ledger lines): {per_kill}"
     )
 
     assert set(entries) <= set(expected), f"unexpected ledger lines: {set(entries) - set(expected)}"

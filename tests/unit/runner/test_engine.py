@@ -489,3 +489,68 @@ def test_failed_job_dir_is_kept_on_success_policy_and_removed_on_always(
         "jobs:\n  - {id: a, steps: [{id: s, type: boom}]}\n"
     )
     assert not (tmp_path / "work" / "f" / "a" / removed.result.run_id).exists()
+
+
+class Interrupt(Step):
+    def run(self) -> dict[str, Any]:
+        raise KeyboardInterrupt
+
+
+def test_interrupt_records_and_ends_the_run(run: RunFlow, steps: Registry) -> None:
+    steps.add_step("interrupt", Interrupt, origin="test")
+    ran = run(
+        "flow: {id: f}\njobs:\n  - {id: a, steps: [{id: s, type: interrupt}]}\n"
+        "  - {id: b, steps: []}\n"
+    )
+    assert ran.result.exit_code == 130
+    assert ran.result.status is not None
+    assert ran.result.status.value == "INTERRUPTED"
+    step = ran.steps()[("a", "s")]
+    assert step.error is not None
+    assert (step.status.value, step.error.failure_class) == ("FAILED", "interrupted")
+    assert ran.jobs()["a"].status.value == "FAILED"
+    assert ran.events.names()[-2:] == ["run_end", "run_summary"]
+    assert ran.event("run_end")[0]["status"] == "INTERRUPTED"
+
+
+def _commits_for(tmp_path: Path, steps: Registry, count: int) -> int:
+    import sqlite3
+
+    flow = tmp_path / f"flow{count}.yaml"
+    step_lines = "".join(
+        f"      - {{id: s{i}, type: echo, inputs: {{value: {i}}}}}\n" for i in range(count)
+    )
+    flow.write_text(f"flow: {{id: f{count}}}\njobs:\n  - id: a\n    steps:\n{step_lines}")
+    env = {
+        "AETHERFLOW_STATE_ROOT": str(tmp_path / "s"),
+        "AETHERFLOW_WORK_ROOT": str(tmp_path / "w"),
+    }
+    commits: list[str] = []
+    original = sqlite3.connect
+
+    def traced(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = original(*args, **kwargs)
+        conn.set_trace_callback(
+            lambda sql: commits.append(sql) if sql.strip().upper().startswith("COMMIT") else None
+        )
+        return conn
+
+    sqlite3.connect = traced  # type: ignore[assignment]
+    try:
+        result = run_flow(
+            RunRequest(
+                flow_path=str(flow), env=env, settings=Settings.from_env(env), registry=steps
+            )
+        )
+    finally:
+        sqlite3.connect = original  # type: ignore[assignment]
+    assert result.exit_code == 0
+    return len(commits)
+
+
+def test_exactly_two_state_writes_per_step(tmp_path: Path, steps: Registry) -> None:
+    """Each extra step costs exactly two committed transactions (RUNNING, then final)."""
+    _commits_for(tmp_path, steps, 1)  # creates the database (migrations) first
+    twenty = _commits_for(tmp_path, steps, 20)
+    forty = _commits_for(tmp_path, steps, 40)
+    assert forty - twenty == 2 * 20
