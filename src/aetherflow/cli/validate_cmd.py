@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         registry=runtime.registry,
         env_strict=runtime.settings.validate_env_strict,
         secrets_configured=bool(runtime.settings.secrets_module or runtime.settings.secrets_path),
+        work_root=runtime.settings.work_root,
     )
     report = validate_flow_file(path, options)
     if args.json:

@@ -13,7 +13,7 @@ import re
 import socket
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from aetherflow.runner import events as ev
 from aetherflow.runner.connectors import ConnectorManager
 from aetherflow.runner.context import RunContext, new_run_id
 from aetherflow.runner.events import EventBus, Observer
+from aetherflow.runner.flowmeta import injected_env
 from aetherflow.runner.jobloop import run_jobs
 from aetherflow.runner.lease import RunLease
 from aetherflow.runner.loader import load_flow
@@ -35,6 +36,7 @@ from aetherflow.runtime.plugins import LoadedPlugin
 from aetherflow.runtime.profiles import load_profiles
 from aetherflow.runtime.registry import Registry
 from aetherflow.runtime.settings import Settings
+from aetherflow.runtime.snapshot import EnvSnapshot
 from aetherflow.spec.base import StateBackend
 from aetherflow.spec.flow import STATE_FILE_NAME, FlowSpec
 from aetherflow.state import open_state_store
@@ -137,9 +139,12 @@ def run_flow(req: RunRequest) -> RunResult:
         registry=req.registry,
         env_strict=req.settings.validate_env_strict,
         secrets_configured=req.secrets is not None,
+        work_root=req.settings.work_root,
     )
     loaded = load_flow(req.flow_path, options)
     flow = loaded.spec
+    root = flow.flow.workspace.root or req.settings.work_root
+    req = replace(req, env=EnvSnapshot({**req.env, **injected_env(req.env, root)}))
     run_id = req.run_id or new_run_id()
     _check_request(req, flow, run_id)
     store = open_flow_store(flow, req.settings, req.clock)

@@ -42,3 +42,27 @@ def _render(value: Any, scope: Scope, where: str, keep: bool) -> Any:
     if isinstance(value, list):
         return [_render(v, scope, f"{where}[{i}]", keep) for i, v in enumerate(value)]
     return value
+
+
+BUNDLE_DIR_KEYS = ("AETHERFLOW_LOCAL_ROOT_DIR", "AETHERFLOW_ACTIVE_DIR", "AETHERFLOW_CACHE_DIR")
+
+
+def injected_env(env: Mapping[str, str], workspace_root: str) -> dict[str, str]:
+    """The keys the runner adds to the snapshot when they are not set already.
+
+    Without a bundle, the predecessor's ``AETHERFLOW_LOCAL_ROOT_DIR``/``ACTIVE_DIR``/``CACHE_DIR``
+    point at the workspace root — as strings (gap G12). Validation adds the same keys, so a flow
+    that references them is not reported as missing env (gap G17).
+    """
+    return {key: workspace_root for key in BUNDLE_DIR_KEYS if key not in env}
+
+
+def workspace_root_of(raw_flow_block: Any, env: Mapping[str, str], default_root: str) -> str:
+    """The rendered ``flow.workspace.root`` of a raw ``flow:`` block, or ``default_root``."""
+    if isinstance(raw_flow_block, dict):
+        workspace = raw_flow_block.get("workspace")
+        if isinstance(workspace, dict) and isinstance(workspace.get("root"), str):
+            rendered = render_flow_block(workspace["root"], env, keep_unrenderable=True)
+            if isinstance(rendered, str) and "{{" not in rendered:
+                return rendered
+    return default_root

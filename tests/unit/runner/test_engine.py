@@ -554,3 +554,13 @@ def test_exactly_two_state_writes_per_step(tmp_path: Path, steps: Registry) -> N
     twenty = _commits_for(tmp_path, steps, 20)
     forty = _commits_for(tmp_path, steps, 40)
     assert forty - twenty == 2 * 20
+
+
+def test_bundle_dir_keys_are_strings_pointing_at_the_workspace_root(
+    run: RunFlow, tmp_path: Path
+) -> None:
+    ran = run(
+        "flow: {id: f}\njobs:\n  - id: a\n    steps:\n"
+        "      - {id: s, type: echo, inputs: {value: '{{env.AETHERFLOW_ACTIVE_DIR}}'}}\n"
+    )
+    assert ran.steps()[("a", "s")].outputs == {"value": str(tmp_path / "work")}

@@ -507,3 +507,14 @@ def test_report_json_shape(validate: Validate) -> None:
     assert data["flow_yaml"] == "flow.yaml"
     assert set(data["errors"][0]) >= {"code", "loc", "line", "col", "msg", "hint"}
     assert data["errors"][0]["line"] == 3
+
+
+def test_bundle_dir_keys_are_injected_like_at_run_time(validate: Validate) -> None:
+    text = (
+        "flow:\n  id: f\n  workspace: {root: '{{env.ROOT:/srv/work}}'}\n"
+        "  description: '{{env.AETHERFLOW_ACTIVE_DIR}}'\njobs: []\n"
+    )
+    report = validate(text, strict=True)
+    assert report.ok
+    assert report.flow is not None
+    assert report.flow.flow.description == "/srv/work"

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from aetherflow.errors import SpecError
-from aetherflow.runner.flowmeta import render_flow_block
+from aetherflow.runner.flowmeta import injected_env, render_flow_block, workspace_root_of
 from aetherflow.runner.validation.report import Collector, ValidationReport
 from aetherflow.runner.validation.resources import check_resources, resource_rules
 from aetherflow.runner.validation.semantic import (
@@ -31,7 +31,7 @@ from aetherflow.runner.validation.semantic import (
 from aetherflow.runner.validation.templates import Target, TemplateRules, scan_templates
 from aetherflow.runtime.profiles import Profiles, load_profiles
 from aetherflow.runtime.registry import REGISTRY, Registry
-from aetherflow.spec.flow import FlowSpec
+from aetherflow.spec.flow import DEFAULT_WORK_ROOT, FlowSpec
 from aetherflow.spec.issues import issues_from_validation_error
 from aetherflow.spec.yamlload import LoadedYaml, load_yaml, load_yaml_file
 from aetherflow.templating.render import Phase
@@ -46,12 +46,14 @@ class ValidationOptions:
         registry: Registered step types and connectors (after plugins loaded).
         env_strict: ``AETHERFLOW_VALIDATE_ENV_STRICT``: missing env is an error.
         secrets_configured: A secrets hook is configured (decode is allowed).
+        work_root: ``AETHERFLOW_WORK_ROOT`` (the default workspace root).
     """
 
     env: Mapping[str, str]
     registry: Registry = field(default_factory=lambda: REGISTRY)
     env_strict: bool = False
     secrets_configured: bool = False
+    work_root: str = DEFAULT_WORK_ROOT
 
 
 def validate_flow_file(
@@ -93,6 +95,8 @@ def validate_loaded(
             "a flow file must be a mapping with the keys version, flow, resources and jobs",
         )
         return out.report(flow_yaml, data)
+    root = workspace_root_of(data.get("flow"), options.env, options.work_root)
+    options = replace(options, env={**options.env, **injected_env(options.env, root)})
     rules = TemplateRules(phase=Phase.FLOW_META, env=options.env, env_strict=options.env_strict)
     scan_templates(data.get("flow"), ("flow",), rules, Target(out))
     model = _check_schema(data, options.env, out)
