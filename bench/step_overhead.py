@@ -92,9 +92,7 @@ def spawn_timed(argv: Sequence[str], env: Mapping[str, str]) -> tuple[float, int
     Raises:
         RuntimeError: The command exited non-zero.
     """
-    actions = [
-        (os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_WRONLY, 0) for fd in (1, 2)
-    ]
+    actions = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_WRONLY, 0) for fd in (1, 2)]
     started = time.perf_counter()
     pid = os.posix_spawn(argv[0], list(argv), dict(env), file_actions=actions)
     _, status, usage = os.wait4(pid, 0)
@@ -215,17 +213,22 @@ def render_tables(report: Report) -> list[str]:
     lines.append(f"| raw SQLite limit | {raw_us:,.0f} | {_ratio(raw_us, pred_us)} | 1.00× |")
     lines += [
         "",
-        "| Case | Flow run, median (ms) | Empty flow, median (ms) | Peak RSS, flow run (MiB) |",
+        f"| Case | {report.steps}-step flow, ms: median (min–max) | Empty flow, ms: median "
+        "(min–max) | Peak RSS, flow run (MiB) |",
         "|---|---:|---:|---:|",
     ]
     for case in report.cases:
         rss = f"{case.peak_rss_kib / 1024:.0f}" if case.peak_rss_kib else "—"
-        full_ms = statistics.median(case.full_s) * 1e3
-        empty_ms = statistics.median(case.empty_s) * 1e3
-        lines.append(f"| {case.name} | {full_ms:,.0f} | {empty_ms:,.0f} | {rss} |")
-    raw_ms = statistics.median(report.raw_s) * 1e3
-    lines.append(f"| raw SQLite limit (loop only) | {raw_ms:,.0f} | — | — |")
+        lines.append(
+            f"| {case.name} | {_spread_ms(case.full_s)} | {_spread_ms(case.empty_s)} | {rss} |"
+        )
+    lines.append(f"| raw SQLite limit (loop only) | {_spread_ms(report.raw_s)} | — | — |")
     return lines
+
+
+def _spread_ms(timings: Sequence[float]) -> str:
+    low, mid, high = (v * 1e3 for v in (min(timings), statistics.median(timings), max(timings)))
+    return f"{mid:,.0f} ({low:,.0f}–{high:,.0f})"
 
 
 def render_verdicts(report: Report) -> list[str]:
@@ -244,9 +247,7 @@ def render_verdicts(report: Report) -> list[str]:
         parts = []
         if pred is not None:
             ratio = us / pred.per_step_us(report.steps)
-            parts.append(
-                f"vs predecessor {ratio:.2f}× → {_verdict(ratio <= PRED_RATIO_TARGET)}"
-            )
+            parts.append(f"vs predecessor {ratio:.2f}× → {_verdict(ratio <= PRED_RATIO_TARGET)}")
         ratio = us / raw_us
         parts.append(f"vs raw SQLite {ratio:.2f}× → {_verdict(ratio <= RAW_RATIO_TARGET)}")
         lines.append(f"- {case.name}: " + "; ".join(parts))
@@ -258,7 +259,7 @@ def machine_lines(args: argparse.Namespace) -> list[str]:
     from aetherflow import __version__
 
     command = "python bench/step_overhead.py " + shlex.join(sys.argv[1:])
-    lines = [
+    return [
         f"- Machine: {platform.machine()}, {os.cpu_count()} logical CPUs, {platform.system()} "
         f"{platform.release()}",
         f"- Python {platform.python_version()} ({platform.python_implementation()}), "
@@ -269,7 +270,6 @@ def machine_lines(args: argparse.Namespace) -> list[str]:
         f"{args.runs} runs after {WARMUP_RUNS} warm-up",
         f"- Command: `{command.strip()}`",
     ]
-    return lines
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

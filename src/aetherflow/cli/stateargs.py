@@ -15,7 +15,7 @@ from aetherflow.runner.engine import state_location
 from aetherflow.runner.flowmeta import render_flow_block
 from aetherflow.spec.flow import STATE_FILE_NAME, FlowMetaSpec, FlowSpec
 from aetherflow.spec.yamlload import load_yaml_file
-from aetherflow.state import StateStore, open_state_store
+from aetherflow.state import StateStore, describe_url, open_state_store, state_exists
 
 
 def add_state_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,12 +67,9 @@ def open_store(url: str, *, must_exist: bool = True) -> StateStore:
     Raises:
         ConfigError: The store does not exist (for a file) or cannot be opened.
     """
-    path = url.removeprefix("sqlite:///").removeprefix("sqlite:")
-    if must_exist and "://" not in path and path != ":memory:" and not url.startswith("memory:"):
-        candidate = Path("/" + path if url.startswith("sqlite:///") else path)
-        if not candidate.exists():
-            raise ConfigError(f"no state store at {candidate} (nothing has run there yet)")
     try:
+        if must_exist and not state_exists(url):
+            raise ConfigError(f"no state store at {describe_url(url)} (nothing has run there yet)")
         return open_state_store(url)
     except StateError as exc:
         raise ConfigError(f"cannot open state store {url}: {exc}") from exc

@@ -39,7 +39,7 @@ from aetherflow.runtime.settings import Settings
 from aetherflow.runtime.snapshot import EnvSnapshot
 from aetherflow.spec.base import StateBackend
 from aetherflow.spec.flow import STATE_FILE_NAME, FlowSpec
-from aetherflow.state import open_state_store
+from aetherflow.state import open_state_store, state_exists
 from aetherflow.state.clock import Clock
 from aetherflow.state.records import JobStatus, LeaseHolder, PluginRecord, RunRecord, RunStatus
 from aetherflow.state.store import StateStore
@@ -147,8 +147,15 @@ def run_flow(req: RunRequest) -> RunResult:
     req = replace(req, env=EnvSnapshot({**req.env, **injected_env(req.env, root)}))
     run_id = req.run_id or new_run_id()
     _check_request(req, flow, run_id)
+    location = state_location(flow, req.settings)
+    if (req.plan_only or req.must_exist) and not state_exists(location):
+        _require_existing(req, flow, run_id, None)
+        plan = build_plan(flow, Recorded(), req.on_drift, req.flow_job)
+        return RunResult(flow.flow.id, run_id, None, EXIT_SUCCESS, plan=plan)
     store = open_flow_store(flow, req.settings, req.clock)
     try:
+        if req.must_exist:
+            _require_existing(req, flow, run_id, store.get_run(flow.flow.id, run_id))
         if req.plan_only:
             recorded = Recorded.load(store, flow.flow.id, run_id)
             plan = build_plan(flow, recorded, req.on_drift, req.flow_job)
@@ -156,6 +163,14 @@ def run_flow(req: RunRequest) -> RunResult:
         return _run_with_lease(req, flow, loaded.sha256, run_id, store)
     finally:
         store.close()
+
+
+def _require_existing(req: RunRequest, flow: FlowSpec, run_id: str, run: RunRecord | None) -> None:
+    if req.must_exist and run is None:
+        raise ConfigError(
+            f"run {run_id} of flow {flow.flow.id!r} does not exist in its state store; "
+            "use 'aetherflow run' to start a new run"
+        )
 
 
 def _run_with_lease(
@@ -172,11 +187,6 @@ def _run_with_lease(
     lease.acquire()
     try:
         recorded = Recorded.load(store, flow.flow.id, run_id)
-        if req.must_exist and recorded.run is None:
-            raise ConfigError(
-                f"run {run_id} of flow {flow.flow.id!r} does not exist in its state store; "
-                "use 'aetherflow run' to start a new run"
-            )
         drift = find_drift(flow, recorded)
         if drift and req.on_drift is OnDrift.FAIL:
             raise DriftError(run_id, drift)

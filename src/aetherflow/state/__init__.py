@@ -5,7 +5,7 @@ Open a store with :func:`open_state_store` (``sqlite:///…``, a path, or ``memo
 
 from aetherflow.state.clock import Clock, EventSleeper, FakeClock, Sleeper, SystemClock
 from aetherflow.state.memory import MemoryStateStore
-from aetherflow.state.open import describe_url, open_state_store
+from aetherflow.state.open import describe_url, open_state_store, state_exists
 from aetherflow.state.records import (
     DONE_STEP_STATUSES,
     AttemptRecord,
@@ -49,4 +49,5 @@ __all__ = [
     "SystemClock",
     "describe_url",
     "open_state_store",
+    "state_exists",
 ]

@@ -13,6 +13,7 @@ Accepted forms:
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import get_args
 from urllib.parse import urlsplit
 
@@ -70,6 +71,20 @@ def sqlite_path(url: str) -> str:
     if not path:
         raise StateError(f"state URL {url!r} names no database file")
     return path
+
+
+def state_exists(url: str) -> bool:
+    """True when the store at ``url`` may hold records (a SQLite file that exists, or a server).
+
+    Lets read-only commands (``--plan``, ``runs``) avoid creating an empty database.
+    """
+    scheme = _scheme(url)
+    if scheme in _POSTGRES_SCHEMES:
+        return True
+    if scheme == "memory":
+        return False
+    path = sqlite_path(url)
+    return path != MEMORY_PATH and Path(path).exists()
 
 
 def describe_url(url: str) -> str:
