@@ -32,15 +32,22 @@ class LoggingObserver:
         if logger is None:
             logger = self._loggers[flow_id] = logging.getLogger(f"aetherflow.flow.{flow_id}")
         if logger.isEnabledFor(event.level):
-            logger.log(
+            # makeRecord + handle skips logging's stack walk (findCaller) on every event.
+            record = logger.makeRecord(
+                logger.name,
                 event.level,
+                "aetherflow",
+                0,
                 event.name,
+                (),
+                None,
                 extra={
                     "event": event.name,
                     "event_fields": event.fields,
                     "event_ts_ms": event.ts_ms,
                 },
             )
+            logger.handle(record)
 
 
 _METHODS = {

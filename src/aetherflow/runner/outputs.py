@@ -47,6 +47,41 @@ def _find_non_finite(value: Any, path: str) -> str | None:
     return None
 
 
+_SCALARS = (str, int, bool, type(None))
+
+
+def _plain_size(value: Any, budget: int) -> int:
+    """Upper bound of the JSON size of ``value`` if it is plain JSON data, else -1.
+
+    Plain means: str keys, and str/int/bool/None/finite float/list/dict values only — what
+    JSON round-trips unchanged. Stops early (returns -1) once ``budget`` is exceeded.
+    """
+    if isinstance(value, str):
+        return 6 * len(value) + 2  # worst case: every character escaped as \uXXXX
+    if isinstance(value, _SCALARS):
+        return 24
+    if isinstance(value, float):
+        return 32 if math.isfinite(value) else -1
+    if isinstance(value, list):
+        items = value
+    elif isinstance(value, dict):
+        if not all(isinstance(key, str) for key in value):
+            return -1
+        items = list(value.values())
+        budget -= sum(6 * len(key) + 4 for key in value)
+    else:
+        return -1
+    total = 2
+    for item in items:
+        size = _plain_size(item, budget - total)
+        if size < 0:
+            return -1
+        total += size + 1
+        if total > budget:
+            return -1
+    return total
+
+
 def normalize_outputs(outputs: Any, *, max_bytes: int, what: str) -> dict[str, Any]:
     """Return ``outputs`` as canonical JSON data, enforcing the size cap.
 
@@ -63,6 +98,10 @@ def normalize_outputs(outputs: Any, *, max_bytes: int, what: str) -> dict[str, A
             f"{what} returned {type(outputs).__name__}; a step must return a dict, a StepResult "
             "or None"
         )
+    if 0 <= _plain_size(outputs, max_bytes) <= max_bytes:
+        # Already plain JSON data well within the cap: the round trip would return an equal
+        # copy, so skip it (the hot path of every step).
+        return outputs
     try:
         text = canonical_json(outputs)
     except ValueError as exc:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -138,11 +137,7 @@ def run_step(
                 failure_class="no_data",
             )
         output = normalize_outputs(raw_output, max_bytes=rs.settings.max_output_bytes, what=what)
-        result_scope = _scope(rs, job, steps_ctx, job_outputs, output)
-        promoted = render_value(
-            step.outputs, result_scope, where=f"jobs.{job.id}.steps.{step.id}.outputs"
-        )
-        promoted = normalize_outputs(promoted, max_bytes=rs.settings.max_output_bytes, what=what)
+        promoted = _promote(rs, job, step, steps_ctx, job_outputs, output, what)
     except LeaseLostError:
         raise
     except (Exception, KeyboardInterrupt) as exc:  # user step code boundary: recorded
@@ -168,8 +163,51 @@ def run_step(
     return outcome, promoted, reason
 
 
-def _final(base: StepRecord, status: StepStatus, ended: int, **fields: Any) -> StepRecord:
-    return replace(base, status=status, ended_at=ended, **fields)
+def _promote(
+    rs: RunState,
+    job: JobSpec,
+    step: StepSpec,
+    steps_ctx: dict[str, Any],
+    job_outputs: dict[str, Any],
+    output: dict[str, Any],
+    what: str,
+) -> dict[str, Any]:
+    """Render the step's ``outputs:`` with ``result`` (nothing to do without ``outputs:``)."""
+    if not step.outputs:
+        return {}
+    result_scope = _scope(rs, job, steps_ctx, job_outputs, output)
+    promoted = render_value(
+        step.outputs, result_scope, where=f"jobs.{job.id}.steps.{step.id}.outputs"
+    )
+    return normalize_outputs(promoted, max_bytes=rs.settings.max_output_bytes, what=what)
+
+
+def _final(
+    base: StepRecord,
+    status: StepStatus,
+    ended: int,
+    *,
+    outputs: dict[str, Any] | None = None,
+    promoted: dict[str, Any] | None = None,
+    error: ErrorInfo | None = None,
+) -> StepRecord:
+    # A direct constructor call: dataclasses.replace costs more than the write on the hot path.
+    return StepRecord(
+        base.flow_id,
+        base.run_id,
+        base.job_id,
+        base.step_id,
+        base.step_type,
+        status,
+        base.attempt,
+        base.started_at,
+        ended,
+        outputs,
+        error,
+        base.fingerprint,
+        base.lock_token,
+        promoted,
+    )
 
 
 def _record_failure(

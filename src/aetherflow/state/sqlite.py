@@ -64,6 +64,11 @@ def _q(name: str) -> str:
     return named_queries("sqlite")[name]
 
 
+_PUT_STEP = _q("put_step")
+_FINISH_STEP = _q("finish_step")
+_PUT_ATTEMPT = _q("put_attempt")
+
+
 def _run_key(flow_id: str, run_id: str) -> Params:
     return {"flow_id": flow_id, "run_id": run_id}
 
@@ -285,16 +290,37 @@ class SqliteStateStore:
     def step_started(self, step: StepRecord) -> None:
         """See :meth:`StateStore.step_started` (one transaction). (outputs must be JSON-safe)."""
         params = step_params(step)
-        with self._transaction(f"record step {step.step_id}") as conn:
-            conn.execute(_q("put_step"), params)
+        self._write_step(step, params, None)
 
     def step_finished(self, step: StepRecord) -> None:
-        """See :meth:`StateStore.step_finished`: step row and attempt row in one transaction."""
+        """See :meth:`StateStore.step_finished`: step row and attempt row in one transaction.
+
+        The row normally exists (``step_started`` wrote it), so a plain UPDATE by primary key is
+        tried first; the upsert is the fallback for steps recorded without a start.
+        """
         params = step_params(step)
-        attempt = attempt_params(attempt_of(step))
-        with self._transaction(f"record step {step.step_id}") as conn:
-            conn.execute(_q("put_step"), params)
-            conn.execute(_q("put_attempt"), attempt)
+        self._write_step(step, params, attempt_params(attempt_of(step)))
+
+    def _write_step(self, step: StepRecord, params: Params, attempt: Params | None) -> None:
+        # The hot path of every step: one transaction, no context-manager layers.
+        conn = self._conn
+        with self._lock:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    if attempt is None or conn.execute(_FINISH_STEP, params).rowcount == 0:
+                        conn.execute(_PUT_STEP, params)
+                    if attempt is not None:
+                        conn.execute(_PUT_ATTEMPT, attempt)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except (sqlite3.Error, OSError) as exc:
+                raise StateError(
+                    f"state database {self._path}: could not record step {step.step_id}: {exc}"
+                ) from exc
 
     def get_steps(self, flow_id: str, run_id: str) -> list[StepRecord]:
         """See :meth:`StateStore.get_steps`."""

@@ -50,6 +50,7 @@ CREATE TABLE jobs (
 
 -- The first FAILED job of a run (`runs list`) is one index probe per listed run.
 CREATE INDEX jobs_status_seq ON jobs (flow_id, run_id, status, seq);
+CREATE INDEX jobs_seq ON jobs (flow_id, run_id, seq);
 
 CREATE TABLE steps (
     flow_id     TEXT    NOT NULL,
@@ -69,6 +70,8 @@ CREATE TABLE steps (
     lock_token  INTEGER,
     PRIMARY KEY (flow_id, run_id, job_id, step_id)
 );
+
+CREATE INDEX steps_seq ON steps (flow_id, run_id, seq);
 
 CREATE TABLE step_attempts (
     flow_id    TEXT    NOT NULL,

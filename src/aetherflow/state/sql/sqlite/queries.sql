@@ -83,6 +83,12 @@ ON CONFLICT (flow_id, run_id, job_id, step_id) DO UPDATE SET
     fingerprint = excluded.fingerprint,
     lock_token = excluded.lock_token;
 
+-- name: finish_step
+UPDATE steps SET step_type = :step_type, status = :status, attempt = :attempt,
+    started_at = :started_at, ended_at = :ended_at, outputs = :outputs, promoted = :promoted,
+    error = :error, fingerprint = :fingerprint, lock_token = :lock_token
+WHERE flow_id = :flow_id AND run_id = :run_id AND job_id = :job_id AND step_id = :step_id;
+
 -- name: put_attempt
 INSERT INTO step_attempts (flow_id, run_id, job_id, step_id, attempt, status, started_at,
                            ended_at, error)
