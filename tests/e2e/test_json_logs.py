@@ -102,14 +102,24 @@ def test_text_mode_lines_are_timestamp_level_event(sandbox: Sandbox) -> None:
     assert all(f"flow_id={FLOW_ID} run_id=text-run" in line for line in lines)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: in json mode the CLI still prints 'aetherflow: error: ...' and the issue "
-    "list as free text on stderr (cli/main.py uses cli.output.error), against "
-    "60-observability.md 'every line is one JSON object'",
-)
 def test_json_mode_reports_an_invalid_flow_as_json(sandbox: Sandbox) -> None:
     result = sandbox.run("run", str(FLOWS / "typos.yaml"), "--log-format", "json")
 
     assert result.returncode == 2
     assert parse_json_lines(result.stderr, "stderr")
+    [error] = parse_json_lines(result.stderr, "stderr")
+    assert error["event"] == "cli_error"
+    assert error["exit_code"] == 2
+    assert error["error_class"] == "SpecError"
+    codes = [(i["code"], i["loc"], i["line"]) for i in error["issues"]]
+    assert ("schema:extra_forbidden", "flow.workspce", 4) in codes
+
+
+def test_json_mode_reports_a_busy_or_unknown_job_as_json(sandbox: Sandbox) -> None:
+    result = sandbox.run(
+        "run", str(FLOWS / "minimal.yaml"), "--flow-job", "nope", "--log-format", "json"
+    )
+    assert result.returncode == 2
+    [error] = parse_json_lines(result.stderr, "stderr")
+    assert error["error_class"] == "ConfigError"
+    assert "--flow-job 'nope' is not a job" in error["message"]

@@ -12,7 +12,7 @@ from aetherflow import __version__
 from aetherflow.cli import plugins_cmd, run_cmd, runs_cmd, schema_cmd, validate_cmd
 from aetherflow.cli.bootstrap import process_environ
 from aetherflow.cli.logs import configure_logging
-from aetherflow.cli.output import error, one_line
+from aetherflow.cli.output import error, one_line, set_error_format
 from aetherflow.cli.usage import UsageError
 from aetherflow.errors import (
     AetherflowError,
@@ -100,15 +100,13 @@ def _setup_logging(args: argparse.Namespace) -> str:
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise UsageError(f"unknown log level {level!r}; use DEBUG, INFO, WARNING or ERROR")
     configure_logging(level, "json" if fmt == "json" else "text")
+    set_error_format("json" if fmt == "json" else "text")
     return level
 
 
 def _report_spec_error(exc: SpecError) -> None:
-    error(one_line(str(exc)))
-    for issue in exc.issues:
-        print(
-            f"- {issue.where()} {issue.loc}: {issue.code} - {one_line(issue.msg)}", file=sys.stderr
-        )
+    issues = [{**issue.as_dict(), "where": issue.where()} for issue in exc.issues]
+    error(one_line(str(exc)), error_class=type(exc).__name__, exit_code=EXIT_INVALID, issues=issues)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -120,28 +118,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         level = _setup_logging(args)
         return int(args.handler(args))
     except UsageError as exc:
-        error(str(exc))
+        error(str(exc), error_class="UsageError", exit_code=EXIT_INVALID)
         return EXIT_INVALID
     except SpecError as exc:
         _report_spec_error(exc)
         return EXIT_INVALID
     except (ConfigError, PluginError, RegistryError, TemplateError) as exc:
-        error(one_line(str(exc)))
+        error(one_line(str(exc)), error_class=type(exc).__name__, exit_code=EXIT_INVALID)
         return EXIT_INVALID
     except BusyError as exc:
-        error(str(exc))
+        error(str(exc), error_class=type(exc).__name__, exit_code=EXIT_BUSY)
         return EXIT_BUSY
     except KeyboardInterrupt:
         return 130
     except AetherflowError as exc:
-        error(one_line(str(exc)))
+        error(one_line(str(exc)), error_class=type(exc).__name__, exit_code=EXIT_FAILED)
         return EXIT_FAILED
     except Exception as exc:
         if level == "DEBUG":
             log.exception("internal error")
         error(
             f"internal error: {type(exc).__name__}: {exc} "
-            "(re-run with --log-level DEBUG for the traceback)"
+            "(re-run with --log-level DEBUG for the traceback)",
+            error_class=type(exc).__name__,
+            exit_code=EXIT_FAILED,
         )
         return EXIT_FAILED
 
