@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from typing import Any
@@ -47,40 +48,68 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, ensure_ascii=False, default=json_default)
 
 
+_NEEDS_QUOTES = re.compile(r"[\s\"'=]")
+
+
 def format_value(value: Any) -> str:
     """A ``key=value`` value: JSON for containers, quoted when it has spaces, quotes or ``=``."""
-    if value is None:
-        text = "null"
+    if isinstance(value, str):
+        text = value
+    elif value is None:
+        return "null"
     elif isinstance(value, bool):
-        text = "true" if value else "false"
+        return "true" if value else "false"
+    elif isinstance(value, int | float):
+        return str(value)
     elif isinstance(value, dict | list | tuple):
         # Compact JSON is left unquoted: braces delimit it and quoting would escape every quote.
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=json_default)
     else:
         text = str(value)
-    if text == "" or any(ch in text for ch in " \t\n\"'="):
+    if not text or _NEEDS_QUOTES.search(text):
         return json.dumps(text, ensure_ascii=False)
     return text
 
 
 class TextFormatter(logging.Formatter):
-    """``2026-01-01T02:00:00.123Z LEVEL event key=value ...`` (UTC)."""
+    """``2026-01-01T02:00:00.123Z LEVEL event key=value ...`` (UTC).
+
+    Event records are rendered directly (one line per event is the hot path of a run); the
+    timestamp's date-time part is cached per second.
+    """
 
     converter = time.gmtime  # type: ignore[assignment]  # typeshed's signature is narrower
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s.%(msecs)03dZ %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
+        self._second = -1
+        self._second_text = ""
 
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging API
-        """Render events as ``event key=value``; other records as their message."""
+    def _timestamp(self, epoch_ms: int) -> str:
+        second, millis = divmod(epoch_ms, 1000)
+        if second != self._second:
+            self._second = second
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._second_text}.{millis:03d}Z"
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render events as ``<ts> LEVEL event key=value ...``; other records as their message."""
         event = getattr(record, "event", None)
-        if event:
-            fields = getattr(record, "event_fields", {}) or {}
-            parts = [event] + [
-                f"{key}={format_value(value)}" for key, value in fields.items() if value is not None
-            ]
-            record.message = " ".join(parts)
-        return super().formatMessage(record)
+        if not event or record.exc_info:
+            if event:
+                record.msg, record.args = self._event_text(event, record), ()
+            return super().format(record)
+        epoch_ms = getattr(record, "event_ts_ms", None) or int(record.created * 1000)
+        return f"{self._timestamp(epoch_ms)} {record.levelname} {self._event_text(event, record)}"
+
+    @staticmethod
+    def _event_text(event: str, record: logging.LogRecord) -> str:
+        fields = getattr(record, "event_fields", {}) or {}
+        parts = [event]
+        parts.extend(
+            f"{key}={format_value(value)}" for key, value in fields.items() if value is not None
+        )
+        return " ".join(parts)
 
 
 def configure_logging(level: str, fmt: str) -> None:

@@ -152,29 +152,35 @@ def _check_steps(
     base: TemplateRules,
     out: Collector,
 ) -> None:
-    job_ids = [j.id or "" for j in jobs]
+    job_ids = tuple(j.id or "" for j in jobs)
     resources = data.get("resources")
     resource_names = set(resources) if isinstance(resources, Mapping) else set()
     for job_position, job in enumerate(jobs):
-        step_ids = [s.get("id") if isinstance(s.get("id"), str) else "" for _, s in job.steps]
+        step_ids = tuple(_step_id(s) for _, s in job.steps)
         for position, (index, step) in enumerate(job.steps):
             loc = ("jobs", job.index, "steps", index)
             rules = TemplateRules(
                 phase=Phase.STEP,
                 env=options.env,
                 env_strict=options.env_strict,
-                earlier_steps=[s for s in step_ids[:position] if s],
-                later_steps=[s for s in step_ids[position:] if s],
-                earlier_jobs=[j for j in job_ids[:job_position] if j],
-                later_jobs=[j for j in job_ids[job_position:] if j],
+                step_ids=step_ids,
+                step_position=position,
+                job_ids=job_ids,
+                job_position=job_position,
             )
             scan_templates(step.get("inputs"), (*loc, "inputs"), rules, Target(out))
-            outputs_rules = replace(rules, outputs_phase=True)
-            scan_templates(step.get("outputs"), (*loc, "outputs"), outputs_rules, Target(out))
+            if step.get("outputs"):
+                outputs_rules = replace(rules, outputs_phase=True)
+                scan_templates(step.get("outputs"), (*loc, "outputs"), outputs_rules, Target(out))
             cls = check_step_type(options.registry, step, loc, out)
             if cls is not None:
                 check_step_inputs(cls, step.get("inputs", {}), (*loc, "inputs"), out)
             _check_resource_ref(step.get("inputs"), resource_names, loc, out)
+
+
+def _step_id(step: Mapping[str, Any]) -> str:
+    value = step.get("id")
+    return value if isinstance(value, str) else ""
 
 
 def _check_resource_ref(

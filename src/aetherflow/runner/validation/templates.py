@@ -33,21 +33,43 @@ class TemplateRules:
         phase: The phase (decides allowed roots).
         env: The env snapshot used to find missing variables.
         env_strict: Report missing env as errors instead of warnings.
-        earlier_steps: Ids of steps before this one in the same job.
-        later_steps: Ids of this step and the steps after it in the same job.
-        earlier_jobs: Ids of jobs before this one.
-        later_jobs: Ids of this job and the jobs after it.
+        step_ids: Ids of the steps of the job ("" for unreadable ones), in order.
+        step_position: Index of the current step in ``step_ids``.
+        job_ids: Ids of the flow's jobs, in order.
+        job_position: Index of the current job in ``job_ids``.
         outputs_phase: True for ``outputs:`` (``result`` is available).
+
+    The earlier/later id lists are only computed when a template references steps or jobs.
     """
 
     phase: Phase
     env: Mapping[str, str]
     env_strict: bool = False
-    earlier_steps: Sequence[str] = ()
-    later_steps: Sequence[str] = ()
-    earlier_jobs: Sequence[str] = ()
-    later_jobs: Sequence[str] = ()
+    step_ids: Sequence[str] = ()
+    step_position: int = 0
+    job_ids: Sequence[str] = ()
+    job_position: int = 0
     outputs_phase: bool = False
+
+    @property
+    def earlier_steps(self) -> list[str]:
+        """Ids of steps before this one in the same job."""
+        return [s for s in self.step_ids[: self.step_position] if s]
+
+    @property
+    def later_steps(self) -> list[str]:
+        """Ids of this step and the steps after it in the same job."""
+        return [s for s in self.step_ids[self.step_position :] if s]
+
+    @property
+    def earlier_jobs(self) -> list[str]:
+        """Ids of jobs before this one."""
+        return [j for j in self.job_ids[: self.job_position] if j]
+
+    @property
+    def later_jobs(self) -> list[str]:
+        """Ids of this job and the jobs after it."""
+        return [j for j in self.job_ids[self.job_position :] if j]
 
 
 @dataclass(frozen=True)
@@ -149,8 +171,9 @@ def _check_steps(token: Token, loc: Loc, rules: TemplateRules, target: Target) -
         target.add("template:invalid_path", loc, f"{token.raw}: use steps.<step_id>.<key>")
         return
     ref = token.path[1]
-    if ref not in rules.earlier_steps:
-        msg, hint = _unknown_ref("step", ref, rules.earlier_steps, rules.later_steps)
+    earlier = rules.earlier_steps
+    if ref not in earlier:
+        msg, hint = _unknown_ref("step", ref, earlier, rules.later_steps)
         target.add("template:unknown_step", loc, f"{token.raw}: {msg}", hint=hint)
 
 
@@ -164,8 +187,9 @@ def _check_jobs(token: Token, loc: Loc, rules: TemplateRules, target: Target) ->
         )
         return
     ref = token.path[1]
-    if ref not in rules.earlier_jobs:
-        msg, hint = _unknown_ref("job", ref, rules.earlier_jobs, rules.later_jobs)
+    earlier = rules.earlier_jobs
+    if ref not in earlier:
+        msg, hint = _unknown_ref("job", ref, earlier, rules.later_jobs)
         target.add("template:unknown_job", loc, f"{token.raw}: {msg}", hint=hint)
 
 
