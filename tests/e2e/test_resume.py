@@ -81,7 +81,8 @@ def test_resume_restores_outputs_and_skips_finished_steps(cli: RunCli, tmp_path:
     ]
     assert step_of(info, "transform", "apply")["outputs"]["value"] == "41-41-41"
     assert step_of(info, "load", "publish")["outputs"]["value"] == "41-41-41"
-    assert step_of(info, "transform", "apply")["attempt"] == 1
+    assert step_of(info, "transform", "apply")["attempt"] == 2  # attempt 1 failed before
+    assert step_of(info, "transform", "prepare")["attempt"] == 1
     assert next(j for j in info["jobs"] if j["job_id"] == "transform")["outputs"] == {
         "prepared": 41,
         "applied": "41-41-41",
@@ -117,7 +118,7 @@ def test_drift_stops_the_resume_by_default(cli: RunCli, tmp_path: Path) -> None:
     assert "    step prepare: drifted (changed since it ran; the run stops unless --on-drift" in (
         plan.stdout
     )
-    assert "job transform: run (drifted steps: the run stops unless --on-drift is given)" in (
+    assert "job transform: drifted (drifted steps: the run stops unless --on-drift rerun" in (
         plan.stdout
     )
     result = cli("run", str(flow), "--run-id", "d1", env=env(tmp_path))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from aetherflow.runtime.plugins import LoadedPlugin, load_entry_points, load_plugin_dirs
 from aetherflow.runtime.registry import REGISTRY, Registry
+from aetherflow.runtime.secrets import SecretsHook, load_secrets_hook
 from aetherflow.runtime.settings import Settings
 from aetherflow.runtime.snapshot import EnvSnapshot, build_snapshot
 from aetherflow.steps import register_builtin_steps
@@ -27,6 +28,7 @@ class Runtime:
     settings: Settings
     registry: Registry = field(default_factory=lambda: REGISTRY)
     plugins: list[LoadedPlugin] = field(default_factory=list)
+    secrets: SecretsHook | None = None
 
 
 def process_environ() -> dict[str, str]:
@@ -43,6 +45,9 @@ def bootstrap(environ: Mapping[str, str] | None = None) -> Runtime:
     """
     env = build_snapshot(process_environ() if environ is None else environ)
     settings = Settings.from_env(env)
+    secrets = load_secrets_hook(settings.secrets_module, settings.secrets_path)
+    if secrets is not None:
+        env = EnvSnapshot(secrets.expand_env(env))
     register_builtin_steps(REGISTRY)
     plugins: list[LoadedPlugin] = []
     if settings.enterprise:
@@ -55,4 +60,4 @@ def bootstrap(environ: Mapping[str, str] | None = None) -> Runtime:
     else:
         plugins += load_plugin_dirs(settings.plugin_paths, strict=settings.plugin_strict)
         plugins += load_entry_points(strict=settings.plugin_strict)
-    return Runtime(env=env, settings=settings, registry=REGISTRY, plugins=plugins)
+    return Runtime(env=env, settings=settings, registry=REGISTRY, plugins=plugins, secrets=secrets)

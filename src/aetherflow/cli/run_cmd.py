@@ -124,6 +124,7 @@ def run_command(args: argparse.Namespace) -> int:
         plan_only=args.plan,
         must_exist=args.must_exist,
         observers=observers(runtime),
+        secrets=runtime.secrets,
     )
     result = run_flow(request)
     if args.plan:

@@ -110,14 +110,17 @@ def run_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
         return 0
-    header = (
-        f"{'RUN_ID':<16} {'FLOW':<20} {'STATUS':<12} {'STARTED':<25} {'DURATION':>9}  FAILED_JOB"
+    # Columns widen for long ids (nightly-2026-11-29) so the table stays aligned.
+    width = max([16, *(len(row["run_id"]) + 1 for row in rows)])
+    flow_width = max([20, *(len(row["flow_id"]) + 1 for row in rows)])
+    print(
+        f"{'RUN_ID':<{width}} {'FLOW':<{flow_width}} {'STATUS':<12} {'STARTED':<25} "
+        f"{'DURATION':>9}  FAILED_JOB"
     )
-    print(header)
     for row in rows:
         duration = "-" if row["duration_ms"] is None else f"{row['duration_ms'] / 1000:.1f}s"
         print(
-            f"{row['run_id']:<16} {row['flow_id']:<20} {row['status']:<12} "
+            f"{row['run_id']:<{width}} {row['flow_id']:<{flow_width}} {row['status']:<12} "
             f"{row['started_at'] or '-':<25} {duration:>9}  {row['failed_job'] or '-'}"
         )
     return 0
@@ -193,10 +196,14 @@ def _find(store: StateStore, run_id: str, flow_id: str | None) -> RunRecord:
     return runs[0]
 
 
+def _ms(value: int | None) -> str:
+    return "-" if value is None else f"{value} ms"
+
+
 def _print_run(info: dict[str, Any]) -> None:
     print(
         f"run {info['run_id']}  flow {info['flow_id']}  {info['status']}"
-        f"  started {info['started_at']}  duration {info['duration_ms']} ms"
+        f"  started {info['started_at']}  duration {_ms(info['duration_ms'])}"
         f"{'  (resumed)' if info['resumed'] else ''}"
     )
     manifest = info["manifest"]
@@ -213,7 +220,7 @@ def _print_run(info: dict[str, Any]) -> None:
             detail = f"  {error['class']}: {error['message']}" if error else ""
             print(
                 f"    step {step['step_id']} ({step['step_type']}): {step['status']} "
-                f"attempt {step['attempt']} {step['duration_ms']} ms{detail}"
+                f"attempt {step['attempt']} {_ms(step['duration_ms'])}{detail}"
             )
             if step["outputs"]:
                 shown = json.dumps(step["outputs"], ensure_ascii=False, sort_keys=True)

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         env=runtime.env,
         registry=runtime.registry,
         env_strict=runtime.settings.validate_env_strict,
-        secrets_configured=bool(runtime.settings.secrets_module or runtime.settings.secrets_path),
+        secrets_configured=runtime.secrets is not None,
         work_root=runtime.settings.work_root,
     )
     report = validate_flow_file(path, options)

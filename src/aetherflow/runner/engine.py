@@ -274,12 +274,7 @@ def _execute(req: RunRequest, rs: RunState, flow_sha: str) -> RunResult:
     status, exit_code, can_write = RunStatus.FAILED, EXIT_FAILED, True
     try:
         run_jobs(rs, req.flow_job)
-        failed = any(
-            o.status in (JobStatus.FAILED, JobStatus.BLOCKED) for o in rs.outcomes.values()
-        )
-        status, exit_code = (
-            (RunStatus.FAILED, EXIT_FAILED) if failed else (RunStatus.SUCCESS, EXIT_SUCCESS)
-        )
+        status, exit_code = _final_status(rs)
     except KeyboardInterrupt:
         status, exit_code = RunStatus.INTERRUPTED, EXIT_SIGINT
     except LeaseLostError as exc:
@@ -292,6 +287,20 @@ def _execute(req: RunRequest, rs: RunState, flow_sha: str) -> RunResult:
         if rs.ctx.connectors is not None:
             rs.ctx.connectors.close_all()
     return RunResult(rs.flow_id, rs.run_id, status, exit_code, summary=summary)
+
+
+def _final_status(rs: RunState) -> tuple[RunStatus, int]:
+    """The run's status over every job it has recorded (``--flow-job`` runs only some of them)
+    and the exit code of this invocation (its own jobs)."""
+    bad = (JobStatus.FAILED, JobStatus.BLOCKED)
+    this_failed = any(o.status in bad for o in rs.outcomes.values())
+    statuses = {job_id: record.status for job_id, record in rs.recorded.jobs.items()}
+    statuses.update({job_id: outcome.status for job_id, outcome in rs.outcomes.items()})
+    run_failed = any(status in bad for status in statuses.values())
+    return (
+        RunStatus.FAILED if run_failed else RunStatus.SUCCESS,
+        EXIT_FAILED if this_failed else EXIT_SUCCESS,
+    )
 
 
 def _emit_end(rs: RunState, status: RunStatus, duration_ms: int) -> dict[str, Any]:

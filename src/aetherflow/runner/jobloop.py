@@ -20,7 +20,12 @@ from aetherflow.runner.runstate import (
     StepOutcome,
     elapsed_ms,
 )
-from aetherflow.runner.stepexec import error_info, record_skipped, run_step
+from aetherflow.runner.stepexec import (
+    InterruptedStepError,
+    error_info,
+    record_skipped,
+    run_step,
+)
 from aetherflow.runner.workspace import cleanup_job_dir, prepare_job_dir
 from aetherflow.spec.base import FailurePolicy, OnNoData
 from aetherflow.spec.flow import JobSpec, StepSpec
@@ -203,12 +208,15 @@ def execute_job(rs: RunState, job: JobSpec, decisions: list[StepDecision]) -> Jo
     rs.bus.emit(ev.JOB_START, job_id=job.id)
     job_dir = rs.ctx.job_dir(job.id)
     prepare_job_dir(job_dir, rs.ctx.layout)
+    steps: list[StepOutcome] = []
     try:
-        steps, outputs, skip, failure = _run_steps(rs, job, decisions)
+        outputs, skip, failure = _run_steps(rs, job, decisions, steps)
     except LeaseLostError:
         raise
     except BaseException as exc:
-        _finish(rs, job, JobStatus.FAILED, start, started_at, {}, None, error_info(exc, rs), [])
+        if isinstance(exc, InterruptedStepError):
+            steps.append(exc.outcome)
+        _finish(rs, job, JobStatus.FAILED, start, started_at, {}, None, error_info(exc, rs), steps)
         raise
     status = JobStatus.FAILED if failure else JobStatus.SKIPPED if skip else JobStatus.SUCCESS
     outcome = _finish(rs, job, status, start, started_at, outputs, skip, failure, steps)
@@ -229,11 +237,11 @@ def execute_job(rs: RunState, job: JobSpec, decisions: list[StepDecision]) -> Jo
 
 
 def _run_steps(
-    rs: RunState, job: JobSpec, decisions: list[StepDecision]
-) -> tuple[list[StepOutcome], dict[str, Any], str | None, ErrorInfo | None]:
+    rs: RunState, job: JobSpec, decisions: list[StepDecision], outcomes: list[StepOutcome]
+) -> tuple[dict[str, Any], str | None, ErrorInfo | None]:
+    """Run or restore each step, appending to ``outcomes``; return outputs, skip, failure."""
     steps_ctx: dict[str, Any] = {}
     job_outputs: dict[str, Any] = {}
-    outcomes: list[StepOutcome] = []
     skip: str | None = None
     for step, decision in zip(job.steps, decisions, strict=True):
         if skip is not None:
@@ -249,11 +257,11 @@ def _run_steps(
             job_outputs.update(promoted)
         outcomes.append(outcome)
         if outcome.status is StepStatus.FAILED:
-            return outcomes, job_outputs, None, outcome.error
+            return job_outputs, None, outcome.error
         steps_ctx[step.id] = outcome.outputs or {}
         if outcome.status is StepStatus.SKIPPED and _skips_job(step):
             skip = str(reason or "step requested skip_job")
-    return outcomes, job_outputs, skip, None
+    return job_outputs, skip, None
 
 
 def _skips_job(step: StepSpec) -> bool:

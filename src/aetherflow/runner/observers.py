@@ -94,9 +94,10 @@ def load_metrics_sink(module_name: str) -> Any:
     """
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
+    except Exception as exc:  # any import-time failure of user code is a configuration error
         raise ConfigError(
-            f"AETHERFLOW_METRICS_MODULE={module_name!r} cannot be imported: {exc}"
+            f"AETHERFLOW_METRICS_MODULE={module_name!r} cannot be imported: "
+            f"{type(exc).__name__}: {exc}"
         ) from exc
     sink = getattr(module, "METRICS", None)
     if sink is None:

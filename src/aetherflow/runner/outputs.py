@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from aetherflow.errors import StepError
-from aetherflow.templating.text import json_default
+from aetherflow.templating.text import strict_json_default
 
 
 def canonical_json(value: Any) -> str:
@@ -27,7 +27,7 @@ def canonical_json(value: Any) -> str:
         separators=(",", ":"),
         ensure_ascii=False,
         allow_nan=False,
-        default=json_default,
+        default=strict_json_default,
     )
 
 
@@ -104,10 +104,13 @@ def normalize_outputs(outputs: Any, *, max_bytes: int, what: str) -> dict[str, A
         return outputs
     try:
         text = canonical_json(outputs)
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         where = _find_non_finite(outputs, "")
         detail = f"NaN or Infinity at {where}" if where else str(exc)
-        raise StepError(f"{what} outputs are not JSON-serialisable: {detail}") from exc
+        raise StepError(
+            f"{what} outputs are not JSON-serialisable: {detail}; return dicts, lists, strings, "
+            "numbers, booleans, None (dates, Decimals, bytes and paths are converted)"
+        ) from exc
     size = len(text.encode("utf-8"))
     if size > max_bytes:
         raise StepError(

@@ -79,6 +79,10 @@ def build_plan(
         steps = [
             PlanStep(d.step_id, _action(job.id, d, drifted, on_drift), d.why) for d in decisions
         ]
+        if any(step.action == "drifted" for step in steps):
+            why = "drifted steps: the run stops unless --on-drift rerun or reuse is given"
+            plan.append(PlanJob(job.id, "drifted", why, steps))
+            continue
         if job_reusable(job, recorded, decisions):
             status = recorded.jobs[job.id].status.value
             plan.append(PlanJob(job.id, "reuse", f"recorded {status}", steps))
@@ -88,11 +92,5 @@ def build_plan(
             plan.append(PlanJob(job.id, "blocked", blocked, steps))
             continue
         gate = " if its gates pass" if job.depends_on or job.when is not None else ""
-        fail_drift = on_drift is OnDrift.FAIL and any((job.id, s.step_id) in drifted for s in steps)
-        why = (
-            "drifted steps: the run stops unless --on-drift is given"
-            if fail_drift
-            else ("runs" + gate)
-        )
-        plan.append(PlanJob(job.id, "run", why, steps))
+        plan.append(PlanJob(job.id, "run", "runs" + gate, steps))
     return plan

@@ -9,7 +9,6 @@ redactor can hide it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aetherflow.errors import ConfigError, ResolverSyntaxError
@@ -26,16 +25,58 @@ class SecretsHook(Protocol):
         """Turn a reference or ciphertext into the secret value."""
 
 
-@dataclass(frozen=True)
-class ResolvedResource:
-    """A resource ready for its connector."""
+class ResolvedResource(dict[str, Any]):
+    """A resource ready for its connector.
 
-    name: str
-    kind: str
-    driver: str
-    profile: str | None
-    config: dict[str, Any]
-    options: dict[str, Any]
+    A dict with the keys ``name``, ``kind``, ``driver``, ``profile``, ``config``, ``options``
+    (plugins of the predecessor read ``ctx.resources[name]["config"]``), plus attribute access.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        driver: str,
+        profile: str | None,
+        config: dict[str, Any],
+        options: dict[str, Any],
+    ) -> None:
+        super().__init__(
+            name=name, kind=kind, driver=driver, profile=profile, config=config, options=options
+        )
+
+    @property
+    def name(self) -> str:
+        """The resource name."""
+        return str(self["name"])
+
+    @property
+    def kind(self) -> str:
+        """Connector kind."""
+        return str(self["kind"])
+
+    @property
+    def driver(self) -> str:
+        """Connector driver."""
+        return str(self["driver"])
+
+    @property
+    def profile(self) -> str | None:
+        """Profile name, if any."""
+        value = self["profile"]
+        return None if value is None else str(value)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """Rendered, decoded config."""
+        value: dict[str, Any] = self["config"]
+        return value
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Rendered, decoded options."""
+        value: dict[str, Any] = self["options"]
+        return value
 
 
 def _set_leaf(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:

@@ -27,6 +27,14 @@ from aetherflow.state.records import ErrorInfo, StepRecord, StepStatus
 from aetherflow.templating.render import Phase, Scope, render_value
 
 
+class InterruptedStepError(KeyboardInterrupt):
+    """SIGINT/SIGTERM while a step ran; carries the step's recorded outcome to the job loop."""
+
+    def __init__(self, outcome: StepOutcome) -> None:
+        super().__init__(f"step {outcome.step_id} interrupted")
+        self.outcome = outcome
+
+
 def _scope(
     rs: RunState,
     job: JobSpec,
@@ -110,6 +118,8 @@ def run_step(
         KeyboardInterrupt: After recording the step FAILED (interrupted); the caller ends the run.
         LeaseLostError: The run lease was lost; nothing more is written.
     """
+    previous = rs.recorded.steps.get((job.id, step.id))
+    attempt = previous.attempt + 1 if previous is not None else 1
     base = StepRecord(
         flow_id=rs.flow_id,
         run_id=rs.run_id,
@@ -117,13 +127,13 @@ def run_step(
         step_id=step.id,
         step_type=step.type,
         status=StepStatus.RUNNING,
-        attempt=1,
+        attempt=attempt,
         started_at=rs.now_ms(),
         fingerprint=step_fingerprint(step),
     )
     rs.guard_write()
     rs.store.step_started(base)
-    rs.bus.emit(ev.STEP_START, job_id=job.id, step_id=step.id, step_type=step.type, attempt=1)
+    rs.bus.emit(ev.STEP_START, job_id=job.id, step_id=step.id, step_type=step.type, attempt=attempt)
     start = time.perf_counter()
     what = f"step {step.id!r} of job {job.id!r}"
     try:
@@ -143,7 +153,7 @@ def run_step(
     except (Exception, KeyboardInterrupt) as exc:  # user step code boundary: recorded
         outcome = _record_failure(rs, job, step, base, exc, start)
         if isinstance(exc, KeyboardInterrupt | StepInterrupted):
-            raise
+            raise InterruptedStepError(outcome) from exc
         return outcome, {}, None
     duration = elapsed_ms(start)
     rs.guard_write()
@@ -153,13 +163,13 @@ def run_step(
         job_id=job.id,
         step_id=step.id,
         step_type=step.type,
-        attempt=1,
+        attempt=base.attempt,
         status=status.value,
         duration_ms=duration,
         outputs_summary=summarize_outputs(output),
         skip_reason=reason if status is StepStatus.SKIPPED else None,
     )
-    outcome = StepOutcome(step.id, step.type, status, 1, duration, output)
+    outcome = StepOutcome(step.id, step.type, status, base.attempt, duration, output)
     return outcome, promoted, reason
 
 
@@ -215,6 +225,8 @@ def _record_failure(
 ) -> StepOutcome:
     info = error_info(exc, rs)
     duration = elapsed_ms(start)
+    if rs.ctx.log.isEnabledFor(logging.DEBUG):
+        rs.ctx.log.debug("step %s of job %s failed", step.id, job.id, exc_info=exc)
     rs.guard_write()
     rs.store.step_finished(_final(base, StepStatus.FAILED, rs.now_ms(), error=info))
     rs.bus.emit(
@@ -223,7 +235,7 @@ def _record_failure(
         job_id=job.id,
         step_id=step.id,
         step_type=step.type,
-        attempt=1,
+        attempt=base.attempt,
         error_class=info.cls,
         message=info.message,
         failure_class=info.failure_class,
@@ -234,12 +246,12 @@ def _record_failure(
         job_id=job.id,
         step_id=step.id,
         step_type=step.type,
-        attempt=1,
+        attempt=base.attempt,
         status=StepStatus.FAILED.value,
         duration_ms=duration,
         outputs_summary={},
     )
-    return StepOutcome(step.id, step.type, StepStatus.FAILED, 1, duration, None, info)
+    return StepOutcome(step.id, step.type, StepStatus.FAILED, base.attempt, duration, None, info)
 
 
 def record_skipped(rs: RunState, job: JobSpec, step: StepSpec, reason: str) -> StepOutcome:

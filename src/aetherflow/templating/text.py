@@ -49,6 +49,35 @@ def json_default(value: Any) -> Any:
     return str(value)
 
 
+_DOCUMENTED = (
+    _dt.datetime,
+    _dt.date,
+    _dt.time,
+    Decimal,
+    bytes,
+    bytearray,
+    memoryview,
+    PurePath,
+    set,
+    frozenset,
+    enum.Enum,
+)
+
+
+def strict_json_default(value: Any) -> Any:
+    """Like :func:`json_default`, but refuses types outside the documented rule.
+
+    Step outputs use this: an arbitrary object silently turned into ``str(obj)`` would not
+    round-trip and would hide a bug in the step.
+
+    Raises:
+        TypeError: The value has no documented JSON form.
+    """
+    if isinstance(value, _DOCUMENTED) or hasattr(value, "model_dump"):
+        return json_default(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
 def compact_json(value: Any) -> str:
     """Serialise ``value`` as compact JSON (no spaces, non-ASCII kept)."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=json_default)

@@ -216,3 +216,18 @@ def test_predecessor_two_argument_constructor(registry: Registry) -> None:
 def test_invalid_cache_scope(registry: Registry) -> None:
     with pytest.raises(ConfigError, match="cache must be one of run, process, none"):
         manager(registry).db("wh", cache="forever")
+
+
+def test_resolved_resources_are_dicts_for_predecessor_plugins() -> None:
+    res = resolver({"wh": {"kind": "db", "driver": "fake", "config": {"host": "h"}}})
+    resolved = res["wh"]
+    assert resolved["config"]["host"] == "h"
+    assert dict(resolved) == {
+        "name": "wh",
+        "kind": "db",
+        "driver": "fake",
+        "profile": None,
+        "config": {"host": "h"},
+        "options": {},
+    }
+    assert resolved.config is resolved["config"]

@@ -511,6 +511,8 @@ def test_interrupt_records_and_ends_the_run(run: RunFlow, steps: Registry) -> No
     assert ran.jobs()["a"].status.value == "FAILED"
     assert ran.events.names()[-2:] == ["run_end", "run_summary"]
     assert ran.event("run_end")[0]["status"] == "INTERRUPTED"
+    summary_jobs = ran.event("run_summary")[0]["jobs"]
+    assert [(s["step_id"], s["status"]) for s in summary_jobs[0]["steps"]] == [("s", "FAILED")]
 
 
 def _commits_for(tmp_path: Path, steps: Registry, count: int) -> int:
@@ -564,3 +566,51 @@ def test_bundle_dir_keys_are_strings_pointing_at_the_workspace_root(
         "      - {id: s, type: echo, inputs: {value: '{{env.AETHERFLOW_ACTIVE_DIR}}'}}\n"
     )
     assert ran.steps()[("a", "s")].outputs == {"value": str(tmp_path / "work")}
+
+
+def test_attempt_numbers_continue_across_resumes(run: RunFlow, tmp_path: Path) -> None:
+    marker = tmp_path / "fail"
+    marker.write_text("x")
+    flow = (
+        "flow: {id: f}\njobs:\n  - id: a\n    steps:\n"
+        f"      - {{id: s, type: flaky, inputs: {{marker: '{marker}'}}}}\n"
+    )
+    assert run(flow, run_id="r").result.exit_code == 1
+    assert run(flow, run_id="r").result.exit_code == 1
+    marker.unlink()
+    ran = run(flow, run_id="r")
+    assert ran.result.exit_code == 0
+    assert ran.steps()[("a", "s")].attempt == 3
+    store = open_state_store(str(ran.state))
+    try:
+        attempts = [(a.attempt, a.status.value) for a in store.get_attempts("f", "r")]
+    finally:
+        store.close()
+    assert attempts == [(1, "FAILED"), (2, "FAILED"), (3, "SUCCESS")]
+
+
+class Flaky(Step):
+    def run(self) -> dict[str, Any]:
+        if Path(self.inputs["marker"]).exists():
+            raise RuntimeError("marker present")
+        return {}
+
+
+@pytest.fixture(autouse=True)
+def _flaky(steps: Registry) -> None:
+    steps.add_step("flaky", Flaky, origin="test")
+
+
+def test_run_status_covers_jobs_recorded_by_earlier_flow_job_runs(run: RunFlow) -> None:
+    flow = """
+        flow: {id: f, on_failure: continue}
+        jobs:
+          - {id: a, steps: [{id: x, type: boom}]}
+          - {id: b, steps: [{id: y, type: echo}]}
+        """
+    first = run(flow, run_id="r", flow_job="a")
+    assert first.result.exit_code == 1
+    second = run(flow, run_id="r", flow_job="b")
+    assert second.result.exit_code == 0  # this invocation's job succeeded
+    assert second.result.status is not None
+    assert second.result.status.value == "FAILED"  # but job a of the run is still FAILED

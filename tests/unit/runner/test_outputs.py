@@ -66,3 +66,16 @@ def test_canonical_json_is_sorted_and_compact() -> None:
 def test_summary_cuts_scalars_and_counts_containers() -> None:
     summary = summarize_outputs({"s": "x" * 300, "l": [1, 2, 3], "d": {"a": 1}, "n": 5})
     assert summary == {"s": "x" * 200 + "…", "l": 3, "d": 1, "n": 5}
+
+
+def test_unknown_objects_are_refused_not_stringified() -> None:
+    class Thing:
+        pass
+
+    with pytest.raises(StepError, match="Thing is not JSON-serialisable"):
+        normalize_outputs({"x": Thing()}, max_bytes=1000, what="step 's'")
+
+
+def test_mixed_key_types_are_refused() -> None:
+    with pytest.raises(StepError, match="not JSON-serialisable"):
+        normalize_outputs({"x": {1: "a", "b": 2}}, max_bytes=1000, what="step 's'")
