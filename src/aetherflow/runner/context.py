@@ -45,6 +45,8 @@ class RunContext:
         connectors: The connector manager (set by the runner).
         log: The flow's logger.
         lock_token: Fencing token of the lock held by the enclosing ``with_lock``, if any.
+        lock_key: Key of that lock, if any.
+        services: Runner services for steps that run other steps (``with_lock``).
     """
 
     settings: Settings
@@ -58,6 +60,8 @@ class RunContext:
     connectors: Any = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("aetherflow.flow"))
     lock_token: int | None = None
+    lock_key: str | None = None
+    services: Any = None
     _held_locks: dict[str, int] = field(default_factory=dict, repr=False)
 
     def job_dir(self, job_id: str) -> Path:

@@ -7,26 +7,30 @@ lease → record the run → job loop → record the final status → ``run_end`
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import signal
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from aetherflow import __version__
-from aetherflow.errors import ConfigError, SpecError, StateError
+from aetherflow.errors import ConfigError, SpecError, StateError, StepInterrupted
 from aetherflow.runner import events as ev
 from aetherflow.runner.connectors import ConnectorManager
 from aetherflow.runner.context import RunContext, new_run_id
 from aetherflow.runner.events import EventBus, Observer
 from aetherflow.runner.flowmeta import injected_env
+from aetherflow.runner.interrupts import Interrupts
 from aetherflow.runner.jobloop import run_jobs
 from aetherflow.runner.lease import RunLease
 from aetherflow.runner.loader import load_flow
+from aetherflow.runner.locking import RunServices, held_lock
 from aetherflow.runner.plan import PlanJob, build_plan
 from aetherflow.runner.resources import ResourceResolver, SecretsHook
 from aetherflow.runner.resume import Drift, OnDrift, Recorded, find_drift
@@ -37,7 +41,7 @@ from aetherflow.runtime.profiles import load_profiles
 from aetherflow.runtime.registry import Registry
 from aetherflow.runtime.settings import Settings
 from aetherflow.runtime.snapshot import EnvSnapshot
-from aetherflow.spec.base import StateBackend
+from aetherflow.spec.base import LockScope, StateBackend
 from aetherflow.spec.flow import STATE_FILE_NAME, FlowSpec
 from aetherflow.state import open_state_store, state_exists
 from aetherflow.state.clock import Clock
@@ -177,24 +181,47 @@ def _run_with_lease(
     req: RunRequest, flow: FlowSpec, flow_sha: str, run_id: str, store: StateStore
 ) -> RunResult:
     holder = LeaseHolder(run_id=run_id, flow_id=flow.flow.id, host=req.host, pid=req.pid)
+    interrupts = Interrupts()
     lease = RunLease(
         store,
         flow_id=flow.flow.id,
         run_id=run_id,
         holder=holder,
         ttl_seconds=req.settings.run_lease_seconds,
+        on_lost=lambda: interrupts.request(
+            LeaseLostError(f"run lease of {run_id} was lost; another process may be running it")
+        ),
     )
-    lease.acquire()
+    interrupts.install()
     try:
-        recorded = Recorded.load(store, flow.flow.id, run_id)
-        drift = find_drift(flow, recorded)
-        if drift and req.on_drift is OnDrift.FAIL:
-            raise DriftError(run_id, drift)
-        rs = _build_state(req, flow, run_id, store, recorded, lease)
-        rs.drifted = {(d.job_id, d.step_id) for d in drift}
-        return _execute(req, rs, flow_sha)
+        lease.acquire()
+        try:
+            recorded = Recorded.load(store, flow.flow.id, run_id)
+            drift = find_drift(flow, recorded)
+            if drift and req.on_drift is OnDrift.FAIL:
+                raise DriftError(run_id, drift)
+            rs = _build_state(req, flow, run_id, store, recorded, lease, interrupts)
+            rs.drifted = {(d.job_id, d.step_id) for d in drift}
+            with _flow_scope_lock(rs):
+                return _execute(req, rs, flow_sha)
+        finally:
+            with interrupts.critical():
+                lease.release()
     finally:
-        lease.release()
+        interrupts.uninstall()
+
+
+@contextlib.contextmanager
+def _flow_scope_lock(rs: RunState) -> Iterator[None]:
+    """``locks.scope: flow``: the whole run holds ``flow:<flow_id>`` (busy → exit 3)."""
+    locks = rs.flow.flow.locks
+    if locks.scope is not LockScope.FLOW:
+        yield
+        return
+    with held_lock(
+        rs, f"flow:{rs.flow_id}", ttl_seconds=locks.ttl_seconds, wait_seconds=locks.wait_seconds
+    ):
+        yield
 
 
 def _build_state(
@@ -204,6 +231,7 @@ def _build_state(
     store: StateStore,
     recorded: Recorded,
     lease: RunLease,
+    interrupts: Interrupts,
 ) -> RunState:
     bus = EventBus(req.observers, flow_id=flow.flow.id, run_id=run_id)
     layout = flow.flow.workspace.resolved_layout()
@@ -229,7 +257,7 @@ def _build_state(
         cache_disabled=req.settings.connector_cache_disabled,
         ctx=ctx,
     )
-    return RunState(
+    rs = RunState(
         flow=flow,
         run_id=run_id,
         store=store,
@@ -241,7 +269,10 @@ def _build_state(
         recorded=recorded,
         on_drift=req.on_drift,
         lease=lease,
+        interrupts=interrupts,
     )
+    ctx.services = RunServices(rs)
+    return rs
 
 
 def _execute(req: RunRequest, rs: RunState, flow_sha: str) -> RunResult:
@@ -275,17 +306,20 @@ def _execute(req: RunRequest, rs: RunState, flow_sha: str) -> RunResult:
     try:
         run_jobs(rs, req.flow_job)
         status, exit_code = _final_status(rs)
-    except KeyboardInterrupt:
-        status, exit_code = RunStatus.INTERRUPTED, EXIT_SIGINT
     except LeaseLostError as exc:
         status, exit_code, can_write = RunStatus.INTERRUPTED, EXIT_SIGTERM, False
         rs.bus.emit(ev.LEASE_LOST, logging.ERROR, message=str(exc))
+    except (KeyboardInterrupt, StepInterrupted):
+        sigterm = rs.interrupts.signal_received == signal.SIGTERM
+        status, exit_code = RunStatus.INTERRUPTED, EXIT_SIGTERM if sigterm else EXIT_SIGINT
     finally:
-        if can_write and rs.lease is not None and rs.lease.still_held():
-            rs.store.finish_run(rs.flow_id, rs.run_id, status, rs.now_ms())
-        summary = _emit_end(rs, status, elapsed_ms(start))
-        if rs.ctx.connectors is not None:
-            rs.ctx.connectors.close_all()
+        with rs.interrupts.critical():
+            if can_write and rs.lease is not None and rs.lease.still_held():
+                rs.store.finish_run(rs.flow_id, rs.run_id, status, rs.now_ms())
+            summary = _emit_end(rs, status, elapsed_ms(start))
+            if rs.ctx.connectors is not None:
+                rs.ctx.connectors.close_all()
+            rs.interrupts.discard_pending()
     return RunResult(rs.flow_id, rs.run_id, status, exit_code, summary=summary)
 
 

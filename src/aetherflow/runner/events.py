@@ -34,6 +34,11 @@ TEMPLATE_MISSING = "template_missing"
 CLEANUP_ERROR = "cleanup_error"
 OBSERVER_ERROR = "observer_error"
 LEASE_LOST = "run_lease_lost"
+LOCK_ACQUIRED = "lock_acquired"
+LOCK_RELEASED = "lock_released"
+LOCK_WAIT = "lock_wait"
+LOCK_LOST = "lock_lost"
+LOCK_FORCED_RELEASE = "lock_forced_release"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +88,7 @@ class EventBus:
         self.run_id = run_id
         self._redact = redact or _identity
 
-    def emit(self, name: str, level: int = logging.INFO, **fields: Any) -> Event:
+    def emit(self, name: str, level: int = logging.INFO, /, **fields: Any) -> Event:
         """Build and deliver an event; returns it (tests and the summary use it)."""
         payload = {"flow_id": self.flow_id, "run_id": self.run_id, **fields}
         event = Event(

@@ -6,12 +6,16 @@ every job after a failure under ``on_failure: stop`` (predecessor gaps G6, G9, G
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 
-from aetherflow.errors import WhenError
+from aetherflow.errors import LockNotAcquired, WhenError
 from aetherflow.runner import events as ev
+from aetherflow.runner.attempt import InterruptedStepError, error_info, record_skipped
+from aetherflow.runner.locking import held_lock
 from aetherflow.runner.resume import StepDecision, job_reusable, step_decisions
 from aetherflow.runner.runstate import (
     JobOutcome,
@@ -20,14 +24,9 @@ from aetherflow.runner.runstate import (
     StepOutcome,
     elapsed_ms,
 )
-from aetherflow.runner.stepexec import (
-    InterruptedStepError,
-    error_info,
-    record_skipped,
-    run_step,
-)
+from aetherflow.runner.stepexec import run_step
 from aetherflow.runner.workspace import cleanup_job_dir, prepare_job_dir
-from aetherflow.spec.base import FailurePolicy, OnNoData
+from aetherflow.spec.base import FailurePolicy, LockScope, OnNoData
 from aetherflow.spec.flow import JobSpec, StepSpec
 from aetherflow.state.records import ErrorInfo, JobRecord, JobStatus, StepStatus
 from aetherflow.templating.when import parse_when
@@ -168,20 +167,20 @@ def _end_without_running(
     error: ErrorInfo | None = None,
 ) -> None:
     now = rs.now_ms()
-    rs.guard_write()
-    rs.store.record_job(
-        JobRecord(
-            flow_id=rs.flow_id,
-            run_id=rs.run_id,
-            job_id=job.id,
-            status=status,
-            started_at=now,
-            ended_at=now,
-            reason=reason,
-            skip_reason=skip_reason,
-            error=error,
+    with rs.writing():
+        rs.store.record_job(
+            JobRecord(
+                flow_id=rs.flow_id,
+                run_id=rs.run_id,
+                job_id=job.id,
+                status=status,
+                started_at=now,
+                ended_at=now,
+                reason=reason,
+                skip_reason=skip_reason,
+                error=error,
+            )
         )
-    )
     level = logging.ERROR if status is JobStatus.FAILED else logging.WARNING
     if status is JobStatus.SKIPPED:
         level = logging.INFO
@@ -201,16 +200,20 @@ def execute_job(rs: RunState, job: JobSpec, decisions: list[StepDecision]) -> Jo
     """Run a job's steps (reusing recorded ones) and record how it ended."""
     start = time.perf_counter()
     started_at = rs.now_ms()
-    rs.guard_write()
-    rs.store.record_job(
-        JobRecord(rs.flow_id, rs.run_id, job.id, JobStatus.RUNNING, started_at=started_at)
-    )
+    with rs.writing():
+        rs.store.record_job(
+            JobRecord(rs.flow_id, rs.run_id, job.id, JobStatus.RUNNING, started_at=started_at)
+        )
     rs.bus.emit(ev.JOB_START, job_id=job.id)
     job_dir = rs.ctx.job_dir(job.id)
     prepare_job_dir(job_dir, rs.ctx.layout)
     steps: list[StepOutcome] = []
     try:
-        outputs, skip, failure = _run_steps(rs, job, decisions, steps)
+        with _job_scope_lock(rs, job):
+            outputs, skip, failure = _run_steps(rs, job, decisions, steps)
+    except LockNotAcquired as exc:
+        info = error_info(exc, rs)
+        return _finish(rs, job, JobStatus.FAILED, start, started_at, {}, None, info, steps)
     except LeaseLostError:
         raise
     except BaseException as exc:
@@ -234,6 +237,23 @@ def execute_job(rs: RunState, job: JobSpec, decisions: list[StepDecision]) -> Jo
         ),
     )
     return outcome
+
+
+@contextlib.contextmanager
+def _job_scope_lock(rs: RunState, job: JobSpec) -> Iterator[None]:
+    """``locks.scope: job``: hold ``job:<flow_id>:<job_id>`` while the job's steps run."""
+    locks = rs.flow.flow.locks
+    if locks.scope is not LockScope.JOB:
+        yield
+        return
+    with held_lock(
+        rs,
+        f"job:{rs.flow_id}:{job.id}",
+        ttl_seconds=locks.ttl_seconds,
+        wait_seconds=locks.wait_seconds,
+        job_id=job.id,
+    ):
+        yield
 
 
 def _run_steps(
@@ -281,22 +301,22 @@ def _finish(
 ) -> JobOutcome:
     duration = elapsed_ms(start)
     reason = error.message if error else None
-    rs.guard_write()
-    rs.store.record_job(
-        JobRecord(
-            flow_id=rs.flow_id,
-            run_id=rs.run_id,
-            job_id=job.id,
-            status=status,
-            started_at=started_at,
-            ended_at=rs.now_ms(),
-            outputs=outputs,
-            reason=reason,
-            skip_reason=skip,
-            skip_trigger="step" if skip else None,
-            error=error,
+    with rs.writing():
+        rs.store.record_job(
+            JobRecord(
+                flow_id=rs.flow_id,
+                run_id=rs.run_id,
+                job_id=job.id,
+                status=status,
+                started_at=started_at,
+                ended_at=rs.now_ms(),
+                outputs=outputs,
+                reason=reason,
+                skip_reason=skip,
+                skip_trigger="step" if skip else None,
+                error=error,
+            )
         )
-    )
     level = logging.ERROR if status is JobStatus.FAILED else logging.INFO
     rs.bus.emit(
         ev.JOB_END,

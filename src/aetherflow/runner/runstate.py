@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from aetherflow.errors import StepInterrupted
 from aetherflow.runner.context import RunContext
 from aetherflow.runner.events import EventBus
+from aetherflow.runner.interrupts import Interrupts
 from aetherflow.runner.lease import RunLease
 from aetherflow.runner.resume import OnDrift, Recorded
 from aetherflow.runtime.registry import Registry
@@ -92,6 +94,8 @@ class RunState:
     jobs_ctx: dict[str, dict[str, Any]] = field(default_factory=dict)
     outcomes: dict[str, JobOutcome] = field(default_factory=dict)
     stop_reason: str | None = None
+    interrupts: Interrupts = field(default_factory=Interrupts)
+    fences: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def flow_id(self) -> str:
@@ -101,6 +105,13 @@ class RunState:
     def now_ms(self) -> int:
         """The store's clock."""
         return self.store.now_ms()
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """A state write: interruptions wait until it is done; refused once the lease is lost."""
+        with self.interrupts.critical():
+            self.guard_write()
+            yield
 
     def guard_write(self) -> None:
         """Raise :class:`LeaseLostError` unless this process still holds the run lease."""

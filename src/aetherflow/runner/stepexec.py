@@ -1,9 +1,10 @@
-"""Executing one step: render inputs, instantiate, run, normalise, promote, record.
+"""Running a step with its explicit retry policy (no step is retried without ``retry:``).
 
-Writes on the happy path: RUNNING (before the step runs), then the final row (after output
-promotion succeeded) — two state writes per step. A failure anywhere (rendering, inputs model,
-the step itself, output serialisation or promotion) records the step FAILED with the error class,
-redacted message and failure class, and emits ``step_error``.
+Every attempt is recorded (attempt number, error, timings; the attempt history keeps them all).
+Between attempts the runner emits ``step_retry`` and sleeps ``delay_seconds × backoff^(n-1)``
+(capped by ``max_delay_seconds``); the sleep is interrupted by signals. Validation and template
+errors, interruptions and a lost lock are never retried; ``retry_on`` narrows retries to the
+named error classes (an exception matches its class name or any base class name).
 """
 
 from __future__ import annotations
@@ -12,97 +13,104 @@ import logging
 import time
 from typing import Any
 
-from pydantic import ValidationError
-
-from aetherflow.errors import StepError, StepInputsError, StepInterrupted
+from aetherflow.errors import (
+    LockLost,
+    SpecError,
+    StepInputsError,
+    StepInterrupted,
+    TemplateError,
+)
 from aetherflow.runner import events as ev
-from aetherflow.runner.fingerprint import step_fingerprint
-from aetherflow.runner.outputs import normalize_outputs, summarize_outputs
-from aetherflow.runner.runstate import LeaseLostError, RunState, StepOutcome, elapsed_ms
-from aetherflow.runner.step import RESULT_STATUSES, STEP_SKIPPED, StepResult
-from aetherflow.spec.base import OnNoData
-from aetherflow.spec.flow import JobSpec, StepSpec
-from aetherflow.spec.issues import format_loc
-from aetherflow.state.records import ErrorInfo, StepRecord, StepStatus
-from aetherflow.templating.render import Phase, Scope, render_value
+from aetherflow.runner.attempt import (
+    AttemptResult,
+    InterruptedStepError,
+    StepCall,
+    record_skipped,
+    run_attempt,
+)
+from aetherflow.runner.runstate import RunState, StepOutcome
+from aetherflow.spec.flow import JobSpec, RetrySpec, StepSpec
+
+__all__ = ["InterruptedStepError", "StepCall", "record_skipped", "run_inner_step", "run_step"]
+
+_NEVER_RETRIED = (StepInputsError, TemplateError, SpecError, StepInterrupted, LockLost)
 
 
-class InterruptedStepError(KeyboardInterrupt):
-    """SIGINT/SIGTERM while a step ran; carries the step's recorded outcome to the job loop."""
+def retryable(exc: BaseException | None, policy: RetrySpec) -> bool:
+    """True when ``exc`` may be retried under ``policy``."""
+    if exc is None or isinstance(exc, _NEVER_RETRIED) or not isinstance(exc, Exception):
+        return False
+    if policy.retry_on is None:
+        return True
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return any(name in names for name in policy.retry_on)
 
-    def __init__(self, outcome: StepOutcome) -> None:
-        super().__init__(f"step {outcome.step_id} interrupted")
-        self.outcome = outcome
+
+def _delay(policy: RetrySpec, retry_number: int) -> float:
+    delay = policy.delay_seconds * policy.backoff ** (retry_number - 1)
+    if policy.max_delay_seconds is not None:
+        delay = min(delay, policy.max_delay_seconds)
+    return delay
 
 
-def _scope(
-    rs: RunState,
-    job: JobSpec,
-    steps_ctx: dict[str, Any],
-    job_outputs: dict[str, Any],
-    result: dict[str, Any],
-) -> Scope:
-    def on_missing(path: str, where: str) -> None:
-        rs.bus.emit(ev.TEMPLATE_MISSING, logging.WARNING, job_id=job.id, path=path, where=where)
+def _first_attempt(rs: RunState, job: JobSpec, record_id: str) -> int:
+    previous = rs.recorded.steps.get((job.id, record_id))
+    return previous.attempt + 1 if previous is not None else 1
 
-    return Scope(
-        Phase.STEP,
-        {
-            "env": rs.env,
-            "steps": steps_ctx,
-            "job": {"id": job.id, "outputs": job_outputs},
-            "jobs": rs.jobs_ctx,
-            "run_id": rs.run_id,
-            "flow_id": rs.flow_id,
-            "result": result,
-        },
-        strict=rs.settings.strict_templates,
-        on_missing=on_missing,
+
+def run_call(rs: RunState, call: StepCall) -> AttemptResult:
+    """Run ``call`` with its retry policy; the result of the last attempt."""
+    policy = call.step.retry or RetrySpec()
+    attempt = _first_attempt(rs, call.job, call.record_id)
+    for number in range(1, policy.max_attempts + 1):
+        last = number == policy.max_attempts
+        result = run_attempt(rs, call, attempt, final=last)
+        if result.error is None or last or not retryable(result.error, policy):
+            if result.error is not None and not last:
+                _emit_final_error(rs, call, result)
+            return result
+        delay = _delay(policy, number)
+        rs.bus.emit(
+            ev.STEP_RETRY,
+            logging.WARNING,
+            job_id=call.job.id,
+            step_id=call.record_id,
+            step_type=call.step.type,
+            attempt=attempt,
+            delay_s=delay,
+            error_class=type(result.error).__name__,
+        )
+        _sleep(rs, delay, result.outcome)
+        attempt += 1
+    raise AssertionError("unreachable: max_attempts >= 1")
+
+
+def _emit_final_error(rs: RunState, call: StepCall, result: AttemptResult) -> None:
+    """``step_error`` for a failure that is not retried although attempts were left."""
+    info = result.outcome.error
+    if info is None:
+        return
+    rs.bus.emit(
+        ev.STEP_ERROR,
+        logging.ERROR,
+        job_id=call.job.id,
+        step_id=call.record_id,
+        step_type=call.step.type,
+        attempt=result.outcome.attempt,
+        error_class=info.cls,
+        message=info.message,
+        failure_class=info.failure_class,
     )
 
 
-def _inputs_error(step: StepSpec, exc: ValidationError) -> StepInputsError:
-    problems = "; ".join(
-        f"{format_loc(tuple(e['loc'])) or '(inputs)'}: {e['msg']}" for e in exc.errors()
-    )
-    return StepInputsError(f"inputs of step {step.id!r} ({step.type}) are invalid: {problems}")
-
-
-def _interpret(raw: Any, step: StepSpec) -> tuple[StepStatus, Any, str | None]:
-    if raw is None:
-        return StepStatus.SUCCESS, {}, None
-    if isinstance(raw, StepResult):
-        if raw.status not in RESULT_STATUSES:
-            raise StepError(
-                f"step {step.id!r} returned status {raw.status!r}; a StepResult status must be "
-                "SUCCESS or SKIPPED (raise an exception to fail)"
-            )
-        status = StepStatus.SKIPPED if raw.status == STEP_SKIPPED else StepStatus.SUCCESS
-        return status, raw.as_output(), raw.reason
-    return StepStatus.SUCCESS, raw, None
-
-
-def _execute(
-    rs: RunState, job: JobSpec, step: StepSpec, scope: Scope
-) -> tuple[StepStatus, Any, str | None]:
-    where = f"jobs.{job.id}.steps.{step.id}.inputs"
-    inputs = render_value(step.inputs, scope, where=where)
-    cls = rs.registry.step(step.type)
+def _sleep(rs: RunState, seconds: float, outcome: StepOutcome) -> None:
+    """Sleep between attempts; a signal during the sleep ends the step as interrupted."""
     try:
-        instance = cls(step.id, inputs, rs.ctx, job.id)
-    except ValidationError as exc:
-        raise _inputs_error(step, exc) from exc
-    instance.validate()
-    return _interpret(instance.run(), step)
-
-
-def error_info(exc: BaseException, rs: RunState) -> ErrorInfo:
-    """The recorded form of an exception (message redacted)."""
-    failure = getattr(exc, "failure_class", None) or (
-        "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
-    )
-    message = str(exc) or type(exc).__name__
-    return ErrorInfo(cls=type(exc).__name__, message=rs.redact(message), failure_class=failure)
+        if seconds > 0:
+            time.sleep(seconds)
+        rs.interrupts.raise_pending()
+    except (KeyboardInterrupt, StepInterrupted) as exc:
+        raise InterruptedStepError(outcome) from exc
 
 
 def run_step(
@@ -112,179 +120,14 @@ def run_step(
     steps_ctx: dict[str, Any],
     job_outputs: dict[str, Any],
 ) -> tuple[StepOutcome, dict[str, Any], str | None]:
-    """Run one step; return its outcome, promoted outputs and skip reason.
-
-    Raises:
-        KeyboardInterrupt: After recording the step FAILED (interrupted); the caller ends the run.
-        LeaseLostError: The run lease was lost; nothing more is written.
-    """
-    previous = rs.recorded.steps.get((job.id, step.id))
-    attempt = previous.attempt + 1 if previous is not None else 1
-    base = StepRecord(
-        flow_id=rs.flow_id,
-        run_id=rs.run_id,
-        job_id=job.id,
-        step_id=step.id,
-        step_type=step.type,
-        status=StepStatus.RUNNING,
-        attempt=attempt,
-        started_at=rs.now_ms(),
-        fingerprint=step_fingerprint(step),
-    )
-    rs.guard_write()
-    rs.store.step_started(base)
-    rs.bus.emit(ev.STEP_START, job_id=job.id, step_id=step.id, step_type=step.type, attempt=attempt)
-    start = time.perf_counter()
-    what = f"step {step.id!r} of job {job.id!r}"
-    try:
-        status, raw_output, reason = _execute(
-            rs, job, step, _scope(rs, job, steps_ctx, job_outputs, {})
-        )
-        if status is StepStatus.SKIPPED and step.on_no_data is OnNoData.FAIL:
-            raise StepError(
-                f"{what} returned no data ({reason or 'no reason given'}) and its on_no_data "
-                "is fail",
-                failure_class="no_data",
-            )
-        output = normalize_outputs(raw_output, max_bytes=rs.settings.max_output_bytes, what=what)
-        promoted = _promote(rs, job, step, steps_ctx, job_outputs, output, what)
-    except LeaseLostError:
-        raise
-    except (Exception, KeyboardInterrupt) as exc:  # user step code boundary: recorded
-        outcome = _record_failure(rs, job, step, base, exc, start)
-        if isinstance(exc, KeyboardInterrupt | StepInterrupted):
-            raise InterruptedStepError(outcome) from exc
-        return outcome, {}, None
-    duration = elapsed_ms(start)
-    rs.guard_write()
-    rs.store.step_finished(_final(base, status, rs.now_ms(), outputs=output, promoted=promoted))
-    rs.bus.emit(
-        ev.STEP_END,
-        job_id=job.id,
-        step_id=step.id,
-        step_type=step.type,
-        attempt=base.attempt,
-        status=status.value,
-        duration_ms=duration,
-        outputs_summary=summarize_outputs(output),
-        skip_reason=reason if status is StepStatus.SKIPPED else None,
-    )
-    outcome = StepOutcome(step.id, step.type, status, base.attempt, duration, output)
-    return outcome, promoted, reason
+    """Run a step of ``job`` (with retries); its outcome, promoted outputs and skip reason."""
+    result = run_call(rs, StepCall(job, step, steps_ctx, job_outputs, step.id))
+    return result.outcome, result.promoted, result.reason
 
 
-def _promote(
-    rs: RunState,
-    job: JobSpec,
-    step: StepSpec,
-    steps_ctx: dict[str, Any],
-    job_outputs: dict[str, Any],
-    output: dict[str, Any],
-    what: str,
-) -> dict[str, Any]:
-    """Render the step's ``outputs:`` with ``result`` (nothing to do without ``outputs:``)."""
-    if not step.outputs:
-        return {}
-    result_scope = _scope(rs, job, steps_ctx, job_outputs, output)
-    promoted = render_value(
-        step.outputs, result_scope, where=f"jobs.{job.id}.steps.{step.id}.outputs"
-    )
-    return normalize_outputs(promoted, max_bytes=rs.settings.max_output_bytes, what=what)
-
-
-def _final(
-    base: StepRecord,
-    status: StepStatus,
-    ended: int,
-    *,
-    outputs: dict[str, Any] | None = None,
-    promoted: dict[str, Any] | None = None,
-    error: ErrorInfo | None = None,
-) -> StepRecord:
-    # A direct constructor call: dataclasses.replace costs more than the write on the hot path.
-    return StepRecord(
-        base.flow_id,
-        base.run_id,
-        base.job_id,
-        base.step_id,
-        base.step_type,
-        status,
-        base.attempt,
-        base.started_at,
-        ended,
-        outputs,
-        error,
-        base.fingerprint,
-        base.lock_token,
-        promoted,
-    )
-
-
-def _record_failure(
-    rs: RunState, job: JobSpec, step: StepSpec, base: StepRecord, exc: BaseException, start: float
-) -> StepOutcome:
-    info = error_info(exc, rs)
-    duration = elapsed_ms(start)
-    if rs.ctx.log.isEnabledFor(logging.DEBUG):
-        rs.ctx.log.debug("step %s of job %s failed", step.id, job.id, exc_info=exc)
-    rs.guard_write()
-    rs.store.step_finished(_final(base, StepStatus.FAILED, rs.now_ms(), error=info))
-    rs.bus.emit(
-        ev.STEP_ERROR,
-        logging.ERROR,
-        job_id=job.id,
-        step_id=step.id,
-        step_type=step.type,
-        attempt=base.attempt,
-        error_class=info.cls,
-        message=info.message,
-        failure_class=info.failure_class,
-    )
-    rs.bus.emit(
-        ev.STEP_END,
-        logging.ERROR,
-        job_id=job.id,
-        step_id=step.id,
-        step_type=step.type,
-        attempt=base.attempt,
-        status=StepStatus.FAILED.value,
-        duration_ms=duration,
-        outputs_summary={},
-    )
-    return StepOutcome(step.id, step.type, StepStatus.FAILED, base.attempt, duration, None, info)
-
-
-def record_skipped(rs: RunState, job: JobSpec, step: StepSpec, reason: str) -> StepOutcome:
-    """Record a step SKIPPED without running it (job short-circuited by ``on_no_data``)."""
-    now = rs.now_ms()
-    rs.guard_write()
-    rs.store.step_finished(
-        StepRecord(
-            flow_id=rs.flow_id,
-            run_id=rs.run_id,
-            job_id=job.id,
-            step_id=step.id,
-            step_type=step.type,
-            status=StepStatus.SKIPPED,
-            attempt=0,
-            started_at=now,
-            ended_at=now,
-            outputs={"skipped": True, "reason": reason},
-            promoted={},
-            fingerprint=step_fingerprint(step),
-        )
-    )
-    rs.bus.emit(
-        ev.STEP_END,
-        job_id=job.id,
-        step_id=step.id,
-        step_type=step.type,
-        attempt=0,
-        status=StepStatus.SKIPPED.value,
-        duration_ms=0,
-        skip_reason=reason,
-        outputs_summary={},
-    )
-    return StepOutcome(
-        step.id, step.type, StepStatus.SKIPPED, 0, 0, {"skipped": True, "reason": reason}
-    )
+def run_inner_step(rs: RunState, job_id: str, outer_id: str, inner: StepSpec) -> AttemptResult:
+    """Run the inner step of ``with_lock`` (inputs already rendered), recorded as
+    ``<outer>/<inner>`` with its own events, attempts and retries."""
+    job = next(j for j in rs.flow.jobs if j.id == job_id)
+    call = StepCall(job, inner, {}, {}, f"{outer_id}/{inner.id}", prerendered=True)
+    return run_call(rs, call)

@@ -8,6 +8,8 @@ from aetherflow.runtime.registry import REGISTRY, Registry, registration_origin
 def register_builtin_steps(registry: Registry = REGISTRY) -> None:
     """Register every built-in step type (idempotent)."""
     from aetherflow.steps.checks import CheckItems  # noqa: PLC0415 - registered on demand
+    from aetherflow.steps.locking import WithLock  # noqa: PLC0415
 
     with registration_origin("builtin"):
         registry.add_step("check_items", CheckItems)
+        registry.add_step("with_lock", WithLock)

@@ -518,3 +518,35 @@ def test_bundle_dir_keys_are_injected_like_at_run_time(validate: Validate) -> No
     assert report.ok
     assert report.flow is not None
     assert report.flow.flow.description == "/srv/work"
+
+
+def test_with_lock_inner_step_is_validated(validate: Validate) -> None:
+    report = validate(
+        """
+        flow: {id: f}
+        jobs:
+          - id: a
+            steps:
+              - id: publish
+                type: with_lock
+                inputs:
+                  lock_key: "publish:{{flow_id}}"
+                  ttl_seconds: 60
+                  step: {type: check_itemz, inputs: {items: [1]}}
+              - id: other
+                type: with_lock
+                inputs:
+                  lock_key: k
+                  step: {type: check_items, inputs: {itms: [1]}}
+              - id: missing
+                type: with_lock
+                inputs: {lock_key: k}
+        """
+    )
+    assert codes(report) == [
+        ("semantic:unknown_step_type", "jobs[0].steps[0].inputs.step.type"),
+        ("step:invalid_inputs", "jobs[0].steps[1].inputs.step.inputs.items"),
+        ("step:invalid_inputs", "jobs[0].steps[1].inputs.step.inputs.itms"),
+        ("step:invalid_inputs", "jobs[0].steps[2].inputs.step"),
+    ]
+    assert report.errors[0].hint == "did you mean 'check_items'?"

@@ -175,7 +175,29 @@ def _check_steps(
             cls = check_step_type(options.registry, step, loc, out)
             if cls is not None:
                 check_step_inputs(cls, step.get("inputs", {}), (*loc, "inputs"), out)
+                _check_nested(options, cls, step.get("inputs"), (*loc, "inputs"), out)
             _check_resource_ref(step.get("inputs"), resource_names, loc, out)
+
+
+def _check_nested(
+    options: ValidationOptions,
+    cls: type[Any],
+    inputs: Any,
+    loc: tuple[str | int, ...],
+    out: Collector,
+) -> None:
+    """Steps that run other steps (``with_lock``): check the inner step's type and inputs."""
+    nested = getattr(cls, "nested_steps", None)
+    if nested is None or not isinstance(inputs, Mapping):
+        return
+    for sub_loc, inner in nested(inputs):
+        if not isinstance(inner, Mapping):
+            continue  # the outer step's Inputs model reports a missing or malformed inner step
+        inner_loc = (*loc, *sub_loc)
+        inner_cls = check_step_type(options.registry, inner, inner_loc, out)
+        if inner_cls is not None:
+            check_step_inputs(inner_cls, inner.get("inputs", {}), (*inner_loc, "inputs"), out)
+            _check_nested(options, inner_cls, inner.get("inputs"), (*inner_loc, "inputs"), out)
 
 
 def _step_id(step: Mapping[str, Any]) -> str:

@@ -1,0 +1,178 @@
+"""Locks for steps and scopes: acquire with waiting, heartbeat, fencing, loss → cancellation.
+
+* ``with_lock`` (through :class:`RunServices`): take ``lock_key``, run the inner step as
+  ``<outer>/<inner>`` with the fencing token in ``ctx.lock_token`` (and
+  ``AETHERFLOW_LOCK_KEY``/``AETHERFLOW_LOCK_TOKEN`` for processes), record its result only while
+  the lock is still held with the same token, release in ``finally``.
+* ``flow.locks.scope``: ``flow`` holds ``flow:<flow_id>`` for the whole run, ``job`` holds
+  ``job:<flow_id>:<job_id>`` while each job runs.
+
+If a heartbeat finds the lock lost (expired and taken over), the step that runs under it is
+interrupted with :class:`~aetherflow.errors.LockLost` (failure class ``lost_lock``); a running
+process group is terminated by the process runner.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from aetherflow.errors import LockLost, StepError
+from aetherflow.runner import events as ev
+from aetherflow.runner.attempt import AttemptResult
+from aetherflow.runner.lease import HeldLease, iso_ms
+from aetherflow.runner.runstate import RunState
+from aetherflow.runner.step import STEP_SKIPPED, StepResult
+from aetherflow.runner.stepexec import run_inner_step
+from aetherflow.spec.flow import StepSpec
+from aetherflow.state.records import Lease, LeaseHolder, StepStatus
+
+
+class TimeSleeper:
+    """Real sleeping; a signal handler raising in the main thread interrupts it."""
+
+    def sleep(self, seconds: float) -> bool:
+        """Sleep ``seconds``; never reports an early wake-up (signals raise instead)."""
+        time.sleep(seconds)
+        return False
+
+    def interrupt(self) -> None:
+        """Nothing to do: signals interrupt ``time.sleep`` by raising."""
+
+
+def _holder_fields(lease: Lease | None) -> dict[str, Any]:
+    if lease is None:
+        return {"holder": None, "expires_at": None}
+    return {"holder": lease.holder.describe(), "expires_at": iso_ms(lease.expires_at)}
+
+
+@contextlib.contextmanager
+def held_lock(
+    rs: RunState,
+    key: str,
+    *,
+    ttl_seconds: float,
+    wait_seconds: float,
+    poll_seconds: float = 1.0,
+    job_id: str | None = None,
+    step_id: str | None = None,
+) -> Iterator[HeldLease]:
+    """Hold ``key`` for the block (waiting up to ``wait_seconds``).
+
+    Raises:
+        LockNotAcquired: Still busy after waiting.
+    """
+    holder = LeaseHolder(
+        run_id=rs.run_id,
+        flow_id=rs.flow_id,
+        job_id=job_id,
+        step_id=step_id,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+    )
+    ids = {"job_id": job_id, "step_id": step_id, "key": key}
+
+    def lost() -> None:
+        rs.bus.emit(ev.LOCK_LOST, logging.ERROR, **ids, token=held.token)
+        rs.interrupts.request(LockLost(f"lock {key!r} was lost (expired and taken over)"))
+
+    held = HeldLease(rs.store, key, holder, ttl_seconds, on_lost=lost, reentrant_run=True)
+    lease = held.acquire_waiting(
+        wait_seconds,
+        poll_seconds,
+        TimeSleeper(),
+        on_wait=lambda current: rs.bus.emit(
+            ev.LOCK_WAIT, **ids, wait_seconds=wait_seconds, **_holder_fields(current)
+        ),
+    )
+    rs.bus.emit(ev.LOCK_ACQUIRED, **ids, token=lease.token, **_holder_fields(lease))
+    try:
+        yield held
+    finally:
+        with rs.interrupts.critical():
+            was_lost = held.lost.is_set()
+            token = held.token
+            held.release()
+        if not was_lost:
+            rs.bus.emit(ev.LOCK_RELEASED, **ids, token=token)
+
+
+class RunServices:
+    """What the runner offers steps that orchestrate other steps (``with_lock``)."""
+
+    def __init__(self, rs: RunState) -> None:
+        self.rs = rs
+
+    def with_lock(
+        self,
+        *,
+        job_id: str,
+        step_id: str,
+        lock_key: str,
+        inner: Mapping[str, Any],
+        ttl_seconds: float,
+        wait_seconds: float,
+        poll_seconds: float,
+    ) -> StepResult:
+        """Run ``inner`` (already rendered) while holding ``lock_key``; the inner step's result.
+
+        Raises:
+            LockNotAcquired: The lock stayed busy for ``wait_seconds``.
+            LockLost: The lock was lost while the inner step ran.
+            StepError: The inner step failed (its error class and message).
+        """
+        rs = self.rs
+        spec = StepSpec.model_validate(
+            {
+                "id": inner.get("id") or f"{step_id}_inner",
+                **{k: v for k, v in inner.items() if k != "id"},
+            }
+        )
+        with held_lock(
+            rs,
+            lock_key,
+            ttl_seconds=ttl_seconds,
+            wait_seconds=wait_seconds,
+            poll_seconds=poll_seconds,
+            job_id=job_id,
+            step_id=step_id,
+        ) as held:
+            result = self._run_fenced(held, job_id, step_id, spec)
+        return _as_step_result(result, lock_key)
+
+    def _run_fenced(
+        self, held: HeldLease, job_id: str, step_id: str, spec: StepSpec
+    ) -> AttemptResult:
+        rs, ctx = self.rs, self.rs.ctx
+        saved = (ctx.lock_key, ctx.lock_token)
+        ctx.lock_key, ctx.lock_token = held.key, held.token
+
+        def fence() -> None:
+            if not held.still_held():
+                raise LockLost(f"lock {held.key!r} was lost before the result could be recorded")
+
+        rs.fences.append(fence)
+        try:
+            return run_inner_step(rs, job_id, step_id, spec)
+        finally:
+            rs.fences.remove(fence)
+            ctx.lock_key, ctx.lock_token = saved
+
+
+def _as_step_result(result: AttemptResult, lock_key: str) -> StepResult:
+    outcome = result.outcome
+    if outcome.status is StepStatus.FAILED:
+        info = outcome.error
+        failure = info.failure_class if info else "error"
+        detail = f"{info.cls}: {info.message}" if info else "error"
+        message = f"inner step {outcome.step_id} failed: {detail}"
+        if failure == "lost_lock":
+            raise LockLost(f"lock {lock_key!r} was lost while {outcome.step_id} ran")
+        raise StepError(message, failure_class=failure)
+    status = STEP_SKIPPED if outcome.status is StepStatus.SKIPPED else "SUCCESS"
+    return StepResult(status=status, output=dict(outcome.outputs or {}), reason=result.reason)
