@@ -19,13 +19,14 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from aetherflow.errors import LockLost, StepError
 from aetherflow.runner import events as ev
 from aetherflow.runner.attempt import AttemptResult
 from aetherflow.runner.lease import HeldLease, iso_ms
+from aetherflow.runner.process import DEFAULT_KILL_GRACE_SECONDS, ProcessResult, run_process
 from aetherflow.runner.runstate import RunState
 from aetherflow.runner.step import STEP_SKIPPED, StepResult
 from aetherflow.runner.stepexec import run_inner_step
@@ -145,6 +146,39 @@ class RunServices:
             result = self._run_fenced(held, job_id, step_id, spec)
         return _as_step_result(result, lock_key)
 
+    def run_process(
+        self,
+        command: Sequence[str] | str,
+        *,
+        shell: bool = False,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        timeout_seconds: float | None = None,
+        kill_grace_seconds: float = DEFAULT_KILL_GRACE_SECONDS,
+        stdout: Any = None,
+        stderr: Any = None,
+    ) -> ProcessResult:
+        """Run a child process in its own group, tied to the run: signals, a step timeout or a
+        lost lock end the whole group. Inside ``with_lock`` the env gets
+        ``AETHERFLOW_LOCK_KEY``/``AETHERFLOW_LOCK_TOKEN``."""
+        return run_process(
+            command,
+            shell=shell,
+            env=_run_process_env(self.rs, env),
+            cwd=cwd,
+            stdout=stdout,
+            stderr=stderr,
+            timeout_seconds=timeout_seconds,
+            kill_grace_seconds=kill_grace_seconds,
+            interrupts=self.rs.interrupts,
+            what=f"process {command if isinstance(command, str) else command[0]!r}",
+        )
+
+    @property
+    def interrupts(self) -> Any:
+        """The run's interruption controller."""
+        return self.rs.interrupts
+
     def _run_fenced(
         self, held: HeldLease, job_id: str, step_id: str, spec: StepSpec
     ) -> AttemptResult:
@@ -162,6 +196,16 @@ class RunServices:
         finally:
             rs.fences.remove(fence)
             ctx.lock_key, ctx.lock_token = saved
+
+
+def _run_process_env(rs: RunState, env: Mapping[str, str] | None) -> dict[str, str] | None:
+    if env is None:
+        return None
+    extra: dict[str, str] = {}
+    ctx = rs.ctx
+    if ctx.lock_key is not None and ctx.lock_token is not None:
+        extra = {"AETHERFLOW_LOCK_KEY": ctx.lock_key, "AETHERFLOW_LOCK_TOKEN": str(ctx.lock_token)}
+    return {**env, **extra}
 
 
 def _as_step_result(result: AttemptResult, lock_key: str) -> StepResult:
