@@ -346,7 +346,8 @@ def test_lost_lock_cancels_the_inner_step(run: RunFlow, tmp_path: Path) -> None:
     ran = run(
         "flow: {id: f}\njobs:\n  - id: a\n    steps:\n"
         "      - id: l\n        type: with_lock\n"
-        "        inputs: {lock_key: k, ttl_seconds: 0.3, step: {type: sleepy, inputs: {seconds: 30}}}\n"
+        "        inputs:\n"
+        "          {lock_key: k, ttl_seconds: 0.3, step: {type: sleepy, inputs: {seconds: 30}}}\n"
     )
     thief.join()
     assert time.monotonic() - started < 10
