@@ -231,3 +231,29 @@ def test_fencing_tokens_never_decrease(make_store: StoreFactory, ops: list[Op]) 
             issued.append(token)
         assert store.fencing_token("k") == (before if token is None else token)
     assert issued == list(range(1, len(issued) + 1))
+
+
+def test_forced_release_is_audited(store: StateStore) -> None:
+    holder = LeaseHolder("r9", "f", job_id="j", step_id="s", host="h", pid=7)
+    lease = store.acquire_lease("audited", holder, 60_000)
+    assert lease is not None
+    removed = store.force_release("audited", reason="stuck after crash", actor="ops")
+    assert removed == lease
+    store.force_release("absent", reason="nothing there")
+    first, second = store.list_audit()[1], store.list_audit()[0]
+    assert (first.action, first.key) == ("lock_forced_release", "audited")
+    assert first.detail == {
+        "reason": "stuck after crash",
+        "actor": "ops",
+        "token": lease.token,
+        "holder": {
+            "run_id": "r9",
+            "flow_id": "f",
+            "job_id": "j",
+            "step_id": "s",
+            "host": "h",
+            "pid": 7,
+        },
+    }
+    assert (second.key, second.detail["holder"], second.detail["token"]) == ("absent", None, None)
+    assert len(store.list_audit(limit=1)) == 1

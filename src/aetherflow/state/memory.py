@@ -15,6 +15,7 @@ from aetherflow.errors import StateError
 from aetherflow.state.clock import Clock, SystemClock
 from aetherflow.state.records import (
     AttemptRecord,
+    AuditRecord,
     JobRecord,
     JobStatus,
     Lease,
@@ -24,7 +25,13 @@ from aetherflow.state.records import (
     RunSummary,
     StepRecord,
 )
-from aetherflow.state.serialize import attempt_of, check_limit, check_ttl, copy_outputs
+from aetherflow.state.serialize import (
+    attempt_of,
+    audit_of_release,
+    check_limit,
+    check_ttl,
+    copy_outputs,
+)
 
 _RunKey = tuple[str, str]
 
@@ -55,6 +62,7 @@ class MemoryStateStore:
         self._jobs: dict[_RunKey, dict[str, JobRecord]] = {}
         self._steps: dict[_RunKey, dict[tuple[str, str], StepRecord]] = {}
         self._attempts: dict[_RunKey, dict[tuple[str, str, int], AttemptRecord]] = {}
+        self._audit: list[AuditRecord] = []
         self._leases: dict[str, Lease] = {}
         self._fencing: dict[str, int] = {}
 
@@ -255,10 +263,18 @@ class MemoryStateStore:
         with self._lock:
             return [self._leases[k] for k in sorted(self._leases) if k.startswith(prefix)]
 
-    def force_release(self, key: str) -> Lease | None:
+    def force_release(self, key: str, *, reason: str = "", actor: str = "") -> Lease | None:
         """See :meth:`StateStore.force_release`."""
         with self._lock:
-            return self._leases.pop(key, None)
+            removed = self._leases.pop(key, None)
+            self._audit.append(audit_of_release(self._clock.now_ms(), key, removed, reason, actor))
+            return removed
+
+    def list_audit(self, limit: int = 100) -> list[AuditRecord]:
+        """See :meth:`StateStore.list_audit`."""
+        check_limit(limit)
+        with self._lock:
+            return list(reversed(self._audit))[:limit]
 
     def fencing_token(self, key: str) -> int:
         """See :meth:`StateStore.fencing_token`."""

@@ -170,6 +170,16 @@ class Lease:
 
 
 @dataclass(frozen=True)
+class AuditRecord:
+    """An operator action recorded for audit (e.g. a forced lock release)."""
+
+    at: int
+    action: str
+    key: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class RunSummary:
     """One line of ``runs list``."""
 

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from aetherflow.errors import StateError
 from aetherflow.state.records import (
     AttemptRecord,
+    AuditRecord,
     ErrorInfo,
     JobRecord,
     JobStatus,
@@ -337,4 +338,39 @@ def lease_from_row(row: Row) -> Lease:
         holder=holder,
         acquired_at=row["acquired_at"],
         expires_at=row["expires_at"],
+    )
+
+
+def audit_of_release(
+    at: int, key: str, removed: Lease | None, reason: str, actor: str
+) -> AuditRecord:
+    """The audit record of a forced lock release."""
+    detail: dict[str, Any] = {"reason": reason, "actor": actor, "token": None, "holder": None}
+    if removed is not None:
+        detail["token"] = removed.token
+        detail["holder"] = {
+            "run_id": removed.holder.run_id,
+            "flow_id": removed.holder.flow_id,
+            "job_id": removed.holder.job_id,
+            "step_id": removed.holder.step_id,
+            "host": removed.holder.host,
+            "pid": removed.holder.pid,
+        }
+    return AuditRecord(at=at, action="lock_forced_release", key=key, detail=detail)
+
+
+def audit_params(record: AuditRecord) -> Params:
+    """The named parameters of an ``audit`` row."""
+    return {
+        "at": record.at,
+        "action": record.action,
+        "key": record.key,
+        "detail": dump_json(record.detail, what="audit detail"),
+    }
+
+
+def audit_from_row(row: Row) -> AuditRecord:
+    """The audit record stored in an ``audit`` row."""
+    return AuditRecord(
+        at=row["at"], action=row["action"], key=row["key"], detail=load_json(row["detail"]) or {}
     )

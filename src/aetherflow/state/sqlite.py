@@ -25,6 +25,7 @@ from aetherflow.errors import StateError
 from aetherflow.state.clock import Clock, SystemClock
 from aetherflow.state.records import (
     AttemptRecord,
+    AuditRecord,
     JobRecord,
     JobStatus,
     Lease,
@@ -40,6 +41,9 @@ from aetherflow.state.serialize import (
     attempt_from_row,
     attempt_of,
     attempt_params,
+    audit_from_row,
+    audit_of_release,
+    audit_params,
     check_limit,
     check_ttl,
     holder_params,
@@ -89,6 +93,7 @@ def split_statements(script: str) -> list[str]:
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, functools.partial(sql_text, "sqlite", "0001_initial.sql")),
+    Migration(2, functools.partial(sql_text, "sqlite", "0002_audit.sql")),
 )
 
 
@@ -389,12 +394,23 @@ class SqliteStateStore:
         params = {"prefix": prefix, "prefix_length": len(prefix)}
         return [lease_from_row(row) for row in self._all("list leases", "list_leases", params)]
 
-    def force_release(self, key: str) -> Lease | None:
-        """See :meth:`StateStore.force_release`."""
+    def force_release(self, key: str, *, reason: str = "", actor: str = "") -> Lease | None:
+        """See :meth:`StateStore.force_release` (deletion and audit row in one transaction)."""
         with self._transaction(f"force-release lease {key!r}") as conn:
             row = conn.execute(_q("get_lease"), {"key": key}).fetchone()
+            removed = None if row is None else lease_from_row(row)
             conn.execute(_q("force_release"), {"key": key})
-        return None if row is None else lease_from_row(row)
+            record = audit_of_release(self._clock.now_ms(), key, removed, reason, actor)
+            conn.execute(_q("record_audit"), audit_params(record))
+        return removed
+
+    def list_audit(self, limit: int = 100) -> list[AuditRecord]:
+        """See :meth:`StateStore.list_audit`."""
+        check_limit(limit)
+        return [
+            audit_from_row(r)
+            for r in self._all("read the audit trail", "list_audit", {"limit": limit})
+        ]
 
     def fencing_token(self, key: str) -> int:
         """See :meth:`StateStore.fencing_token`."""

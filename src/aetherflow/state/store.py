@@ -21,6 +21,7 @@ from typing import Protocol
 
 from aetherflow.state.records import (
     AttemptRecord,
+    AuditRecord,
     JobRecord,
     Lease,
     LeaseHolder,
@@ -30,7 +31,7 @@ from aetherflow.state.records import (
     StepRecord,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class StateStore(Protocol):
@@ -100,8 +101,15 @@ class StateStore(Protocol):
     def list_leases(self, prefix: str = "") -> list[Lease]:
         """Every lease row whose key starts with ``prefix``, sorted by key."""
 
-    def force_release(self, key: str) -> Lease | None:
-        """Delete the lease whatever its owner (fencing counter kept); the deleted row."""
+    def force_release(self, key: str, *, reason: str = "", actor: str = "") -> Lease | None:
+        """Delete the lease whatever its owner (fencing counter kept); the deleted row.
+
+        A ``lock_forced_release`` audit record (key, reason, actor, the deleted holder and token)
+        is written in the same transaction.
+        """
+
+    def list_audit(self, limit: int = 100) -> list[AuditRecord]:
+        """Recorded operator actions, newest first."""
 
     def fencing_token(self, key: str) -> int:
         """The last token issued for ``key`` (0 if never acquired)."""

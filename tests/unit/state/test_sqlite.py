@@ -106,11 +106,34 @@ def test_migrations_are_consecutive_up_to_schema_version() -> None:
     assert versions == list(range(1, SCHEMA_VERSION + 1))
 
 
-def fake_v2(monkeypatch: pytest.MonkeyPatch, script: str) -> None:
-    """Pretend the code knows schema version 2, reached by ``script``."""
-    migrations = (*sqlite_backend.MIGRATIONS, Migration(2, lambda: script))
-    monkeypatch.setattr(sqlite_backend, "SCHEMA_VERSION", 2)
+NEXT = SCHEMA_VERSION + 1
+
+
+def fake_next(monkeypatch: pytest.MonkeyPatch, script: str) -> None:
+    """Pretend the code knows one more schema version, reached by ``script``."""
+    migrations = (*sqlite_backend.MIGRATIONS, Migration(NEXT, lambda: script))
+    monkeypatch.setattr(sqlite_backend, "SCHEMA_VERSION", NEXT)
     monkeypatch.setattr(sqlite_backend, "MIGRATIONS", migrations)
+
+
+def test_version_1_database_is_migrated_to_the_audit_table(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patch:
+        patch.setattr(sqlite_backend, "SCHEMA_VERSION", 1)
+        patch.setattr(sqlite_backend, "MIGRATIONS", sqlite_backend.MIGRATIONS[:1])
+        old = SqliteStateStore(db, clock=FakeClock(T0))
+        old.start_run(RunRecord("f", "r1", RunStatus.SUCCESS, T0))
+        old.close()
+    assert schema_version(db) == 1
+    new = SqliteStateStore(db, clock=FakeClock(T0 + 5))
+    try:
+        assert schema_version(db) == SCHEMA_VERSION
+        assert new.get_run("f", "r1") is not None
+        assert new.force_release("k", reason="test") is None
+        assert [a.key for a in new.list_audit()] == ["k"]
+    finally:
+        new.close()
 
 
 def test_older_database_is_migrated_keeping_its_data(
@@ -119,13 +142,16 @@ def test_older_database_is_migrated_keeping_its_data(
     old = SqliteStateStore(db, clock=FakeClock(T0))
     old.start_run(RunRecord("f", "r1", RunStatus.SUCCESS, T0))
     old.close()
-    fake_v2(monkeypatch, "ALTER TABLE runs ADD COLUMN note TEXT; -- v2\nCREATE TABLE extra (x);")
+    fake_next(
+        monkeypatch, "ALTER TABLE runs ADD COLUMN note TEXT; -- next\nCREATE TABLE extra (x);"
+    )
 
     new = SqliteStateStore(db, clock=FakeClock(T0 + 5))
     try:
-        assert schema_version(db) == 2
+        assert schema_version(db) == NEXT
         applied = new._conn.execute("SELECT version, applied_at FROM schema_version").fetchall()
-        assert [tuple(row) for row in applied] == [(1, T0), (2, T0 + 5)]
+        expected = [(v, T0) for v in range(1, SCHEMA_VERSION + 1)] + [(NEXT, T0 + 5)]
+        assert [tuple(row) for row in applied] == expected
         assert new._conn.execute("SELECT note FROM runs").fetchall()[0][0] is None
         assert new.get_run("f", "r1") is not None
     finally:
@@ -136,12 +162,12 @@ def test_failed_migration_leaves_the_database_unchanged(
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     SqliteStateStore(db).close()
-    fake_v2(monkeypatch, "CREATE TABLE extra (x); INSERT INTO missing_table VALUES (1);")
+    fake_next(monkeypatch, "CREATE TABLE extra (x); INSERT INTO missing_table VALUES (1);")
 
-    with pytest.raises(StateError, match="migration to schema version 2 failed"):
+    with pytest.raises(StateError, match=f"migration to schema version {NEXT} failed"):
         SqliteStateStore(db)
 
-    assert schema_version(db) == 1
+    assert schema_version(db) == SCHEMA_VERSION
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'extra'").fetchall() == []
 

@@ -153,3 +153,9 @@ DELETE FROM leases WHERE key = :key AND token = :token;
 
 -- name: force_release
 DELETE FROM leases WHERE key = :key;
+
+-- name: record_audit
+INSERT INTO audit (at, action, key, detail) VALUES (:at, :action, :key, :detail);
+
+-- name: list_audit
+SELECT * FROM audit ORDER BY id DESC LIMIT :limit;
