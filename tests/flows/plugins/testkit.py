@@ -87,3 +87,63 @@ class Boom(Step):
 
     def run(self) -> dict[str, Any]:
         raise RuntimeError(self.params.message)
+
+
+class CriticalInputs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    counter: str
+    log: str
+    hold_seconds: float = 0.0
+
+
+@register_step("critical")
+class Critical(Step):
+    """A deliberately non-atomic read-increment-write of a counter file, logging
+    ``pid token enter_ns exit_ns`` so tests can check mutual exclusion under a lock."""
+
+    Inputs = CriticalInputs
+
+    def run(self) -> dict[str, Any]:
+        params: CriticalInputs = self.params
+        enter = time.time_ns()
+        counter = Path(params.counter)
+        value = int(counter.read_text()) if counter.exists() else 0
+        if params.hold_seconds:
+            time.sleep(params.hold_seconds)
+        counter.write_text(str(value + 1))
+        leave = time.time_ns()
+        with open(params.log, "a", encoding="utf-8") as handle:
+            handle.write(f"{os.getpid()} {self.ctx.lock_token} {enter} {leave}\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        return {"value": value + 1, "token": self.ctx.lock_token}
+
+
+class ShellInputs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    command: str
+    timeout_seconds: float | None = None
+    kill_grace_seconds: float = 2.0
+
+
+@register_step("shell")
+class Shell(Step):
+    """Run ``command`` with /bin/sh through the runner's process service (own process group;
+    timeouts, signals and lost locks end the whole group). Fails on a non-zero exit code."""
+
+    Inputs = ShellInputs
+
+    def run(self) -> dict[str, Any]:
+        params: ShellInputs = self.params
+        result = self.ctx.services.run_process(
+            params.command,
+            shell=True,
+            env=dict(self.ctx.env),
+            timeout_seconds=params.timeout_seconds,
+            kill_grace_seconds=params.kill_grace_seconds,
+        )
+        if result.exit_code != 0:
+            raise RuntimeError(f"command exited with {result.exit_code}")
+        return {"exit_code": result.exit_code}
