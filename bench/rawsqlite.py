@@ -1,8 +1,12 @@
-"""The physical limit of a state-backed step: two committed SQLite writes, nothing else.
+"""Physical limits measured with bare SQLite: nothing but the committed writes.
 
-Per step, on one connection in WAL mode with ``synchronous=NORMAL`` (the durability AetherFlow
-uses by default): an ``INSERT OR REPLACE`` of a ``RUNNING`` row, commit; then an ``UPDATE`` to the
-final status with small JSON outputs, commit. No validation, templating, events or logging.
+* A state-backed step (:func:`time_raw_loop`): per step, on one connection in WAL mode with
+  ``synchronous=NORMAL`` (the durability AetherFlow uses by default), an ``INSERT OR REPLACE`` of a
+  ``RUNNING`` row, commit; then an ``UPDATE`` to the final status with small JSON outputs, commit.
+  No validation, templating, events or logging.
+* A lock round trip (:func:`time_raw_lock_pairs`): ``BEGIN IMMEDIATE``, ``INSERT`` of a
+  ``(key, token)`` row, ``COMMIT``; then ``BEGIN IMMEDIATE``, ``DELETE`` of that row, ``COMMIT``,
+  same connection settings.
 """
 
 from __future__ import annotations
@@ -34,11 +38,14 @@ _FINISH = (
 )
 
 
-def _open(path: Path) -> sqlite3.Connection:
+_LOCK_SCHEMA = "CREATE TABLE locks (key TEXT PRIMARY KEY, token INTEGER NOT NULL)"
+
+
+def _open(path: Path, schema: str = _SCHEMA) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute(_SCHEMA)
+    conn.execute(schema)
     return conn
 
 
@@ -68,6 +75,31 @@ def time_raw_loop(db_path: Path, jobs: int, steps_per_job: int) -> float:
                 conn.execute("BEGIN")
                 conn.execute(_FINISH, (time.time(), outputs, run_id, job_id, step_id))
                 conn.execute("COMMIT")
+        return time.perf_counter() - started
+    finally:
+        conn.close()
+
+
+def time_raw_lock_pairs(db_path: Path, pairs: int) -> float:
+    """Seconds for ``pairs`` lock round trips: an insert and a delete, each committed.
+
+    Args:
+        db_path: A database file that does not exist yet.
+        pairs: Number of acquire/release pairs (one key, a new token each time).
+
+    Returns:
+        Wall time of the loop, excluding opening the database and creating the table.
+    """
+    conn = _open(db_path, _LOCK_SCHEMA)
+    try:
+        started = time.perf_counter()
+        for token in range(1, pairs + 1):
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO locks (key, token) VALUES (?, ?)", ("bench", token))
+            conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("DELETE FROM locks WHERE key = ? AND token = ?", ("bench", token))
+            conn.execute("COMMIT")
         return time.perf_counter() - started
     finally:
         conn.close()

@@ -149,32 +149,47 @@ def measure_subprocesses(
         print(f"  subprocess round {round_no + 1}/{WARMUP_RUNS + args.runs} done", file=sys.stderr)
 
 
-def measure_in_process(args: argparse.Namespace, scratch: Path, env: Mapping[str, str]) -> Case:
-    """Time ``run_flow`` in this process (logging observer on, logging unconfigured = quiet)."""
+def in_process_runner(env: Mapping[str, str]) -> Callable[[Path, str], float]:
+    """Bootstrap once; the returned function times ``run_flow`` on a flow file in this process.
+
+    The logging observer is attached and logging is not configured, so INFO events are dropped
+    (quiet). The function raises ``RuntimeError`` when the run does not succeed.
+    """
     from aetherflow.cli.bootstrap import bootstrap
     from aetherflow.runner.engine import EXIT_SUCCESS, RunRequest, run_flow
     from aetherflow.runner.observers import LoggingObserver
 
     runtime = bootstrap(env)
+
+    def timed_run(flow: Path, run_id: str) -> float:
+        request = RunRequest(
+            flow_path=str(flow),
+            env=runtime.env,
+            settings=runtime.settings,
+            registry=runtime.registry,
+            plugins=runtime.plugins,
+            run_id=run_id,
+            observers=[LoggingObserver()],
+        )
+        started = time.perf_counter()
+        result = run_flow(request)
+        elapsed = time.perf_counter() - started
+        if result.exit_code != EXIT_SUCCESS:
+            raise RuntimeError(f"in-process run of {flow} exited {result.exit_code}")
+        return elapsed
+
+    return timed_run
+
+
+def measure_in_process(args: argparse.Namespace, scratch: Path, env: Mapping[str, str]) -> Case:
+    """Time ``run_flow`` in this process (logging observer on, logging unconfigured = quiet)."""
+    timed_run = in_process_runner(env)
     case = Case("ours in-process", lambda f, r: [])
     for round_no in range(WARMUP_RUNS + args.runs):
         for jobs, kept in ((args.jobs, case.full_s), (0, case.empty_s)):
             root = scratch / f"inproc-{round_no}-{jobs}"
             flow = write_flow(root, "bench", jobs, args.steps_per_job)
-            request = RunRequest(
-                flow_path=str(flow),
-                env=runtime.env,
-                settings=runtime.settings,
-                registry=runtime.registry,
-                plugins=runtime.plugins,
-                run_id=f"bench-{round_no}",
-                observers=[LoggingObserver()],
-            )
-            started = time.perf_counter()
-            result = run_flow(request)
-            elapsed = time.perf_counter() - started
-            if result.exit_code != EXIT_SUCCESS:
-                raise RuntimeError(f"in-process run of {flow} exited {result.exit_code}")
+            elapsed = timed_run(flow, f"bench-{round_no}")
             if round_no >= WARMUP_RUNS:
                 kept.append(elapsed)
     return case
@@ -190,7 +205,8 @@ def measure_raw(args: argparse.Namespace, scratch: Path) -> list[float]:
     return timings
 
 
-def _ratio(value: float, reference: float | None) -> str:
+def ratio_text(value: float, reference: float | None) -> str:
+    """``value / reference`` as ``1.23×``, or ``—`` without a reference."""
     return "—" if not reference else f"{value / reference:.2f}×"
 
 
@@ -209,8 +225,10 @@ def render_tables(report: Report) -> list[str]:
     ]
     for case in report.cases:
         us = case.per_step_us(report.steps)
-        lines.append(f"| {case.name} | {us:,.0f} | {_ratio(us, pred_us)} | {_ratio(us, raw_us)} |")
-    lines.append(f"| raw SQLite limit | {raw_us:,.0f} | {_ratio(raw_us, pred_us)} | 1.00× |")
+        lines.append(
+            f"| {case.name} | {us:,.0f} | {ratio_text(us, pred_us)} | {ratio_text(us, raw_us)} |"
+        )
+    lines.append(f"| raw SQLite limit | {raw_us:,.0f} | {ratio_text(raw_us, pred_us)} | 1.00× |")
     lines += [
         "",
         f"| Case | {report.steps}-step flow, ms: median (min–max) | Empty flow, ms: median "
@@ -220,13 +238,14 @@ def render_tables(report: Report) -> list[str]:
     for case in report.cases:
         rss = f"{case.peak_rss_kib / 1024:.0f}" if case.peak_rss_kib else "—"
         lines.append(
-            f"| {case.name} | {_spread_ms(case.full_s)} | {_spread_ms(case.empty_s)} | {rss} |"
+            f"| {case.name} | {spread_ms(case.full_s)} | {spread_ms(case.empty_s)} | {rss} |"
         )
-    lines.append(f"| raw SQLite limit (loop only) | {_spread_ms(report.raw_s)} | — | — |")
+    lines.append(f"| raw SQLite limit (loop only) | {spread_ms(report.raw_s)} | — | — |")
     return lines
 
 
-def _spread_ms(timings: Sequence[float]) -> str:
+def spread_ms(timings: Sequence[float]) -> str:
+    """Median (min–max) of ``timings`` (seconds) in ms."""
     low, mid, high = (v * 1e3 for v in (min(timings), statistics.median(timings), max(timings)))
     return f"{mid:,.0f} ({low:,.0f}–{high:,.0f})"
 

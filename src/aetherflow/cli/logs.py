@@ -9,6 +9,7 @@ import sys
 import time
 from typing import Any
 
+from aetherflow.runtime.redact import ACTIVE
 from aetherflow.templating.text import json_default
 
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
@@ -45,7 +46,7 @@ class JsonFormatter(logging.Formatter):
                     payload[key] = value
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
-        return json.dumps(payload, ensure_ascii=False, default=json_default)
+        return ACTIVE.redact(json.dumps(payload, ensure_ascii=False, default=json_default))
 
 
 _NEEDS_QUOTES = re.compile(r"[\s\"'=]")
@@ -98,9 +99,10 @@ class TextFormatter(logging.Formatter):
         if not event or record.exc_info:
             if event:
                 record.msg, record.args = self._event_text(event, record), ()
-            return super().format(record)
+            return ACTIVE.redact(super().format(record))
         epoch_ms = getattr(record, "event_ts_ms", None) or int(record.created * 1000)
-        return f"{self._timestamp(epoch_ms)} {record.levelname} {self._event_text(event, record)}"
+        line = f"{self._timestamp(epoch_ms)} {record.levelname} {self._event_text(event, record)}"
+        return ACTIVE.redact(line)
 
     @staticmethod
     def _event_text(event: str, record: logging.LogRecord) -> str:

@@ -184,7 +184,15 @@ def run_attempt(rs: RunState, call: StepCall, attempt: int, *, final: bool) -> A
         return AttemptResult(outcome, {}, None, exc)
     duration = elapsed_ms(start)
     with rs.writing():
-        rs.store.step_finished(_final(base, status, rs.now_ms(), outputs=output, promoted=promoted))
+        rs.store.step_finished(
+            _final(
+                base,
+                status,
+                rs.now_ms(),
+                outputs=rs.redactor.redact_value(output),
+                promoted=rs.redactor.redact_value(promoted),
+            )
+        )
     rs.bus.emit(
         ev.STEP_END,
         job_id=job.id,

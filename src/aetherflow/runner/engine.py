@@ -38,6 +38,7 @@ from aetherflow.runner.runstate import LeaseLostError, RunState, elapsed_ms
 from aetherflow.runner.validation import ValidationOptions
 from aetherflow.runtime.plugins import LoadedPlugin
 from aetherflow.runtime.profiles import load_profiles
+from aetherflow.runtime.redact import ACTIVE, Redactor
 from aetherflow.runtime.registry import Registry
 from aetherflow.runtime.settings import Settings
 from aetherflow.runtime.snapshot import EnvSnapshot
@@ -202,8 +203,12 @@ def _run_with_lease(
                 raise DriftError(run_id, drift)
             rs = _build_state(req, flow, run_id, store, recorded, lease, interrupts)
             rs.drifted = {(d.job_id, d.step_id) for d in drift}
-            with _flow_scope_lock(rs):
-                return _execute(req, rs, flow_sha)
+            ACTIVE.push(rs.redactor)
+            try:
+                with _flow_scope_lock(rs):
+                    return _execute(req, rs, flow_sha)
+            finally:
+                ACTIVE.remove(rs.redactor)
         finally:
             with interrupts.critical():
                 lease.release()
@@ -233,11 +238,20 @@ def _build_state(
     lease: RunLease,
     interrupts: Interrupts,
 ) -> RunState:
-    bus = EventBus(req.observers, flow_id=flow.flow.id, run_id=run_id)
+    redactor = Redactor()
+    redactor.add_env(req.env, req.settings.secret_env_patterns)
+    bus = EventBus(req.observers, flow_id=flow.flow.id, run_id=run_id, redact=redactor.redact_value)
     layout = flow.flow.workspace.resolved_layout()
     work_root = Path(flow.flow.workspace.root or req.settings.work_root)
     resolver = ResourceResolver(
-        flow.resources, profiles=load_profiles(req.env), env=req.env, secrets=req.secrets
+        flow.resources,
+        profiles=load_profiles(req.env),
+        env=req.env,
+        secrets=req.secrets,
+        on_secret=redactor.add,
+        on_resolved=lambda resolved: redactor.add_secret_fields(
+            {"config": resolved.config, "options": resolved.options}
+        ),
     )
     ctx = RunContext(
         settings=req.settings,
@@ -270,6 +284,8 @@ def _build_state(
         on_drift=req.on_drift,
         lease=lease,
         interrupts=interrupts,
+        redactor=redactor,
+        redact=redactor.redact,
     )
     ctx.services = RunServices(rs)
     return rs

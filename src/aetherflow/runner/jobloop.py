@@ -310,7 +310,7 @@ def _finish(
                 status=status,
                 started_at=started_at,
                 ended_at=rs.now_ms(),
-                outputs=outputs,
+                outputs=rs.redactor.redact_value(outputs),
                 reason=reason,
                 skip_reason=skip,
                 skip_trigger="step" if skip else None,

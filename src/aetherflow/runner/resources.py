@@ -106,12 +106,14 @@ class ResourceResolver(Mapping[str, ResolvedResource]):
         env: Mapping[str, str],
         secrets: SecretsHook | None = None,
         on_secret: Callable[[str], None] | None = None,
+        on_resolved: Callable[[ResolvedResource], None] | None = None,
     ) -> None:
         self._specs = dict(specs)
         self._profiles = profiles
         self._env = env
         self._secrets = secrets
         self._on_secret = on_secret
+        self._on_resolved = on_resolved
         self._resolved: dict[str, ResolvedResource] = {}
 
     def __getitem__(self, name: str) -> ResolvedResource:
@@ -119,7 +121,10 @@ class ResourceResolver(Mapping[str, ResolvedResource]):
             if name not in self._specs:
                 known = ", ".join(sorted(self._specs)) or "(none declared)"
                 raise KeyError(f"unknown resource {name!r}; declared resources: {known}")
-            self._resolved[name] = self._resolve(name, self._specs[name])
+            resolved = self._resolve(name, self._specs[name])
+            if self._on_resolved is not None:
+                self._on_resolved(resolved)
+            self._resolved[name] = resolved
         return self._resolved[name]
 
     def __iter__(self) -> Iterator[str]:

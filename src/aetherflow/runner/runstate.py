@@ -14,6 +14,7 @@ from aetherflow.runner.events import EventBus
 from aetherflow.runner.interrupts import Interrupts
 from aetherflow.runner.lease import RunLease
 from aetherflow.runner.resume import OnDrift, Recorded
+from aetherflow.runtime.redact import Redactor
 from aetherflow.runtime.registry import Registry
 from aetherflow.runtime.settings import Settings
 from aetherflow.spec.flow import FlowSpec
@@ -95,6 +96,7 @@ class RunState:
     outcomes: dict[str, JobOutcome] = field(default_factory=dict)
     stop_reason: str | None = None
     interrupts: Interrupts = field(default_factory=Interrupts)
+    redactor: Redactor = field(default_factory=Redactor)
     fences: list[Callable[[], None]] = field(default_factory=list)
 
     @property
