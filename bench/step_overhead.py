@@ -273,18 +273,25 @@ def render_verdicts(report: Report) -> list[str]:
     return lines
 
 
-def machine_lines(args: argparse.Namespace) -> list[str]:
-    """Machine, versions and command, without host names or absolute paths."""
+def environment_lines(skip_predecessor: bool) -> list[str]:
+    """Machine and versions, without host names or absolute paths."""
     from aetherflow import __version__
 
-    command = "python bench/step_overhead.py " + shlex.join(sys.argv[1:])
     return [
         f"- Machine: {platform.machine()}, {os.cpu_count()} logical CPUs, {platform.system()} "
         f"{platform.release()}",
         f"- Python {platform.python_version()} ({platform.python_implementation()}), "
         f"SQLite {sqlite3.sqlite_version}",
         f"- aetherflow {__version__}"
-        + ("" if args.skip_predecessor else f"; predecessor aetherflow-core {PREDECESSOR_VERSION}"),
+        + ("" if skip_predecessor else f"; predecessor aetherflow-core {PREDECESSOR_VERSION}"),
+    ]
+
+
+def machine_lines(args: argparse.Namespace) -> list[str]:
+    """Machine, versions and command, without host names or absolute paths."""
+    command = "python bench/step_overhead.py " + shlex.join(sys.argv[1:])
+    return [
+        *environment_lines(args.skip_predecessor),
         f"- Flow: {args.jobs} jobs × {args.steps_per_job} `check_items` steps; median of "
         f"{args.runs} runs after {WARMUP_RUNS} warm-up",
         f"- Command: `{command.strip()}`",
