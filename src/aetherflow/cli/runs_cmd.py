@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from aetherflow.cli.bootstrap import bootstrap
-from aetherflow.cli.output import print_json
+from aetherflow.cli.output import one_line, print_json
 from aetherflow.cli.stateargs import add_state_arguments, open_store, state_url
 from aetherflow.cli.usage import SubParsers, UsageError
 from aetherflow.runner.lease import iso_ms, run_lease_key
@@ -213,11 +213,11 @@ def _print_run(info: dict[str, Any]) -> None:
         f"host {manifest['host']} pid {manifest['pid']}"
     )
     for job in info["jobs"]:
-        note = job["skip_reason"] or job["reason"] or ""
+        note = one_line(job["skip_reason"] or job["reason"] or "")
         print(f"  job {job['job_id']}: {job['status']}{'  ' + note if note else ''}")
         for step in job["steps"]:
             error = step["error"]
-            detail = f"  {error['class']}: {error['message']}" if error else ""
+            detail = f"  {error['class']}: {one_line(error['message'])}" if error else ""
             print(
                 f"    step {step['step_id']} ({step['step_type']}): {step['status']} "
                 f"attempt {step['attempt']} {_ms(step['duration_ms'])}{detail}"

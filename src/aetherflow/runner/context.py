@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from aetherflow.errors import StateError
+from aetherflow.runtime.sandbox import Sandbox
 from aetherflow.runtime.settings import Settings
 from aetherflow.spec.base import is_valid_id
 from aetherflow.spec.flow import DEFAULT_LAYOUT
@@ -91,6 +92,15 @@ class RunContext:
     def manifests_dir(self, job_id: str) -> Path:
         """The job's manifests directory (idempotency manifests)."""
         return self._sub_dir(job_id, "manifests")
+
+    def sandbox(self, job_id: str) -> Sandbox:
+        """The path sandbox of ``job_id`` under the run's mode (every built-in uses it)."""
+        return Sandbox.for_job(
+            self.artifacts_dir(job_id),
+            self.work_root,
+            enterprise=self.settings.enterprise,
+            strict=self.settings.strict_sandbox,
+        )
 
     def acquire_lock(self, key: str, ttl_seconds: int = 600) -> bool:
         """Try once to take lock ``key`` for this run; True when acquired.

@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from aetherflow.errors import LockLost, StepError
@@ -157,6 +157,7 @@ class RunServices:
         kill_grace_seconds: float = DEFAULT_KILL_GRACE_SECONDS,
         stdout: Any = None,
         stderr: Any = None,
+        on_start: Callable[[Any], None] | None = None,
     ) -> ProcessResult:
         """Run a child process in its own group, tied to the run: signals, a step timeout or a
         lost lock end the whole group. Inside ``with_lock`` the env gets
@@ -171,8 +172,17 @@ class RunServices:
             timeout_seconds=timeout_seconds,
             kill_grace_seconds=kill_grace_seconds,
             interrupts=self.rs.interrupts,
-            what=f"process {command if isinstance(command, str) else command[0]!r}",
+            what=f"process {self.redact(command if isinstance(command, str) else command[0])!r}",
+            on_start=on_start,
         )
+
+    def redact(self, text: str) -> str:
+        """``text`` with the run's registered secrets replaced by ``***``."""
+        return self.rs.redactor.redact(text)
+
+    def emit(self, name: str, level: int = logging.INFO, /, **fields: Any) -> None:
+        """Emit a step-level event (``external_process_*``) through the run's event bus."""
+        self.rs.bus.emit(name, level, **fields)
 
     @property
     def interrupts(self) -> Any:

@@ -13,7 +13,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -87,6 +87,7 @@ def run_process(
     kill_grace_seconds: float = DEFAULT_KILL_GRACE_SECONDS,
     interrupts: Interrupts | None = None,
     what: str = "process",
+    on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
 ) -> ProcessResult:
     """Run ``command`` in a new process group and wait for it.
 
@@ -102,6 +103,7 @@ def run_process(
         interrupts: The run's controller (signals reach the group; a timeout of the step or a
             lost lock interrupts the wait).
         what: Names the process in errors.
+        on_start: Called with the ``Popen`` right after the start (to drain pipes).
 
     Returns:
         The exit code and pid.
@@ -123,6 +125,8 @@ def run_process(
     )
     with _tracked(interrupts, proc.pid):
         try:
+            if on_start is not None:
+                on_start(proc)
             exit_code = _wait(proc, timeout_seconds, interrupts, what)
         except BaseException:
             guard = interrupts.critical() if interrupts is not None else contextlib.nullcontext()

@@ -9,7 +9,9 @@ def register_builtin_steps(registry: Registry = REGISTRY) -> None:
     """Register every built-in step type (idempotent)."""
     from aetherflow.steps.checks import CheckItems  # noqa: PLC0415 - registered on demand
     from aetherflow.steps.locking import WithLock  # noqa: PLC0415
+    from aetherflow.steps.process import ExternalProcess  # noqa: PLC0415
 
     with registration_origin("builtin"):
         registry.add_step("check_items", CheckItems)
         registry.add_step("with_lock", WithLock)
+        registry.add_step("external.process", ExternalProcess)

@@ -175,8 +175,18 @@ def _check_steps(
             cls = check_step_type(options.registry, step, loc, out)
             if cls is not None:
                 check_step_inputs(cls, step.get("inputs", {}), (*loc, "inputs"), out)
+                _check_static(cls, step.get("inputs"), (*loc, "inputs"), out)
                 _check_nested(options, cls, step.get("inputs"), (*loc, "inputs"), out)
             _check_resource_ref(step.get("inputs"), resource_names, loc, out)
+
+
+def _check_static(cls: type[Any], inputs: Any, loc: tuple[str | int, ...], out: Collector) -> None:
+    """A step's own validate-time checks (``static_issues``), with their own codes."""
+    checker = getattr(cls, "static_issues", None)
+    if checker is None or not isinstance(inputs, Mapping):
+        return
+    for code, sub_loc, msg in checker(inputs):
+        out.add(code, (*loc, *sub_loc), msg)
 
 
 def _check_nested(
@@ -197,6 +207,7 @@ def _check_nested(
         inner_cls = check_step_type(options.registry, inner, inner_loc, out)
         if inner_cls is not None:
             check_step_inputs(inner_cls, inner.get("inputs", {}), (*inner_loc, "inputs"), out)
+            _check_static(inner_cls, inner.get("inputs"), (*inner_loc, "inputs"), out)
             _check_nested(options, inner_cls, inner.get("inputs"), (*inner_loc, "inputs"), out)
 
 
