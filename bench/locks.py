@@ -16,8 +16,8 @@ Three measurements in one run:
    processes on one state database, each a flow of ``--contended-steps`` ``with_lock`` steps on
    the same key (``wait_seconds`` 600, ``poll_seconds`` 0.01, ``ttl_seconds`` 5). Acquisitions per
    second and wait/hold times come from the ``step_start``/``lock_wait``/``lock_acquired``/
-   ``lock_released`` events (ms resolution), counted in the steady window while all processes
-   run (staggered start-up excluded); one process on the same flow is the baseline.
+   ``lock_released`` events (ms resolution); the rate is counted over the lock window (first
+   acquisition to last release of any process). One process on the same flow is the baseline.
 
 Usage::
 
@@ -225,44 +225,30 @@ class Acquisition:
 class ContendedRound:
     """One round of concurrent runs: the acquisitions of each process, in order.
 
-    Rates and percentiles use the *steady window*, while every process is running: from the
-    latest first ``lock_acquired`` of any process to the earliest last ``lock_released`` (so
-    staggered interpreter start-up and the tail after the first process ends are left out).
+    Rates use the lock window: from the first ``lock_acquired`` of any process to the last
+    ``lock_released`` of any process (interpreter start-up before it is left out).
     """
 
-    wall_s: float
     per_process: list[list[Acquisition]]
 
-    def total(self) -> int:
-        """Acquisitions in the round."""
-        return sum(len(p) for p in self.per_process)
+    def acquisitions(self) -> list[Acquisition]:
+        """Every acquisition of the round."""
+        return [a for p in self.per_process for a in p]
 
-    def window_ms(self) -> tuple[int, int]:
-        """Start and end of the steady window (epoch ms).
-
-        Raises:
-            RuntimeError: The processes never ran at the same time.
-        """
-        start = max(p[0].acquired_ms for p in self.per_process)
-        end = min(p[-1].released_ms for p in self.per_process)
-        if end <= start:
-            raise RuntimeError("the processes did not overlap; raise --contended-steps")
-        return start, end
-
-    def steady(self) -> list[Acquisition]:
-        """The acquisitions made inside the steady window."""
-        start, end = self.window_ms()
-        return [a for p in self.per_process for a in p if start <= a.acquired_ms < end]
+    def window_s(self) -> float:
+        """Length of the lock window in seconds."""
+        found = self.acquisitions()
+        first = min(a.acquired_ms for a in found)
+        last = max(a.released_ms for a in found)
+        return max(last - first, 1) / 1000
 
     def rate(self) -> float:
-        """Acquisitions per second inside the steady window."""
-        start, end = self.window_ms()
-        return len(self.steady()) / ((end - start) / 1000)
+        """Acquisitions per second over the lock window."""
+        return len(self.acquisitions()) / self.window_s()
 
     def busy(self) -> float:
-        """Fraction of the steady window during which the lock was held."""
-        start, end = self.window_ms()
-        return sum(a.hold_ms for a in self.steady()) / (end - start)
+        """Fraction of the lock window during which the lock was held."""
+        return sum(a.hold_ms for a in self.acquisitions()) / 1000 / self.window_s()
 
 
 @dataclass
@@ -273,8 +259,8 @@ class Contention:
     rounds: list[ContendedRound] = field(default_factory=list)
 
     def pooled(self) -> list[Acquisition]:
-        """The steady-window acquisitions of every round."""
-        return [a for r in self.rounds for a in r.steady()]
+        """The acquisitions of every round."""
+        return [a for r in self.rounds for a in r.acquisitions()]
 
 
 def parse_acquisitions(log_text: str) -> list[Acquisition]:
@@ -315,7 +301,6 @@ def run_contended_round(
     """
     flow = write_flow(root, "bench", 1, steps, CONTENDED_LOCK)
     logs = [root / f"p{i}.jsonl" for i in range(procs)]
-    started = time.perf_counter()
     pids = []
     for i, log in enumerate(logs):
         argv = [str(cli), "run", str(flow), "--run-id", f"p{i}", "--log-format", "json"]
@@ -325,7 +310,6 @@ def run_contended_round(
         ]
         pids.append(os.posix_spawn(argv[0], argv, dict(env), file_actions=actions))
     codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids]
-    wall_s = time.perf_counter() - started
     per_process: list[list[Acquisition]] = []
     for code, log in zip(codes, logs, strict=True):
         text = log.read_text(encoding="utf-8")
@@ -335,7 +319,7 @@ def run_contended_round(
         per_process.append(parse_acquisitions(text))
         if len(per_process[-1]) != steps:
             raise RuntimeError(f"{log.stem}: {len(per_process[-1])} acquisitions, not {steps}")
-    return ContendedRound(wall_s, per_process)
+    return ContendedRound(per_process)
 
 
 def measure_contended(
@@ -364,26 +348,25 @@ def render_contended(results: Sequence[Contention], raw_pair_us: float) -> list[
     """Table 3 as Markdown lines."""
     base = statistics.median(r.rate() for r in results[0].rounds)
     lines = [
-        "| Processes | Acquisitions per round (steady) | Acquisitions/s: median (min–max) | vs "
-        "1 process | vs raw limit | Wall per round, s | Lock busy | Waited | Wait p50 / p95 / "
-        "max, ms | Hold p50, ms |",
+        "| Processes | Acquisitions per round | Lock window, s | Acquisitions/s: median "
+        "(min–max) | vs 1 process | vs raw limit | Lock held | Had to wait | Wait p50 / p95 / "
+        "p99 / max, ms | Hold p50, ms |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for result in results:
         rates = [r.rate() for r in result.rounds]
         rate = statistics.median(rates)
         pooled = result.pooled()
-        waits = [a.wait_ms for a in pooled]
-        wall = statistics.median(r.wall_s for r in result.rounds)
+        waits = [float(a.wait_ms) for a in pooled]
+        window = statistics.median(r.window_s() for r in result.rounds)
         busy = statistics.median(r.busy() for r in result.rounds)
         waited = sum(a.waited for a in pooled) / len(pooled)
+        spread = " / ".join(f"{percentile(waits, p):,.0f}" for p in (50, 95, 99, 100))
         lines.append(
-            f"| {result.procs} | {result.rounds[0].total()} "
-            f"({statistics.median(len(r.steady()) for r in result.rounds):,.0f}) | {rate:,.0f} "
-            f"({min(rates):,.0f}–{max(rates):,.0f}) | {ratio_text(rate, base)} | "
-            f"{ratio_text(rate, 1e6 / raw_pair_us)} | {wall:.1f} | {busy:.0%} | {waited:.0%} | "
-            f"{percentile(waits, 50):,.0f} / {percentile(waits, 95):,.0f} / {max(waits):,.0f} | "
-            f"{percentile([a.hold_ms for a in pooled], 50):,.0f} |"
+            f"| {result.procs} | {len(result.rounds[0].acquisitions())} | {window:.2f} | "
+            f"{rate:,.0f} ({min(rates):,.0f}–{max(rates):,.0f}) | {ratio_text(rate, base)} | "
+            f"{ratio_text(rate, 1e6 / raw_pair_us)} | {busy:.0%} | {waited:.0%} | {spread} | "
+            f"{percentile([float(a.hold_ms) for a in pooled], 50):,.0f} |"
         )
     return lines
 

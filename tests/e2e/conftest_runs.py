@@ -5,15 +5,21 @@
 plugins on ``AETHERFLOW_PLUGIN_PATHS`` (blocking, or in the background with output in files so
 a test can poll it and ``SIGKILL`` it), and reads the SQLite state store directly — a test must
 see what a crashed process left behind, without going through the code under test.
+
+The module-level helpers write flow files, parse JSON event streams, and tell whether processes
+(or whole process groups, via Linux ``/proc``) are still alive after a run ended them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -48,6 +54,79 @@ def wait_for(
 def now_ms() -> int:
     """Wall-clock epoch milliseconds, the clock the SQLite store stamps leases with."""
     return time.time_ns() // 1_000_000
+
+
+def write_flow(path: Path, text: str) -> Path:
+    """Write a flow file from an indented triple-quoted string (dedented); return its path."""
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def parse_events(stream: str) -> list[dict[str, Any]]:
+    """The JSON event lines of a ``AETHERFLOW_LOG_FORMAT=json`` stream (every line must be one).
+
+    Raises:
+        AssertionError: A non-empty line is not a JSON object.
+    """
+    events = []
+    for number, line in enumerate(stream.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise AssertionError(f"line {number} is not JSON: {line!r}") from exc
+        assert isinstance(value, dict), f"line {number} is not a JSON object: {line!r}"
+        events.append(value)
+    return events
+
+
+def process_alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie (Linux ``/proc``).
+
+    A zombie has ended and only waits to be reaped by its parent (which may be a container's
+    init that never reaps), so it counts as gone.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    state = stat.rsplit(")", 1)[1].split()[0]
+    return state not in ("Z", "X")
+
+
+def group_members(pgid: int) -> list[int]:
+    """Pids of the live (non-zombie) processes in process group ``pgid`` (Linux ``/proc``)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text(encoding="utf-8", errors="replace")
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        # After the command name: state, ppid, pgrp, ...
+        if fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+def read_pids(path: Path) -> list[int]:
+    """The whitespace-separated pids a step's command wrote to ``path`` (empty until then)."""
+    if not path.exists():
+        return []
+    return [int(word) for word in path.read_text(encoding="utf-8").split()]
+
+
+def wait_pids(path: Path, count: int, *, timeout: float = 30.0) -> list[int]:
+    """Poll until ``path`` holds ``count`` pids (a step's command writes them) and return them."""
+
+    def complete() -> list[int] | None:
+        pids = read_pids(path)
+        return pids if len(pids) == count else None
+
+    return wait_for(complete, f"{count} pids in {path}", timeout=timeout)
 
 
 def run_lease_key(flow_id: str, run_id: str) -> str:
@@ -98,6 +177,20 @@ def read_ledger(ledger: Path) -> list[str]:
     return ledger.read_text(encoding="utf-8").splitlines()
 
 
+class StepRow(NamedTuple):
+    """One row of the ``steps`` table (``error`` decoded from its JSON column)."""
+
+    status: str
+    attempt: int
+    error: dict[str, Any] | None
+    lock_token: int | None
+
+    @property
+    def failure_class(self) -> str | None:
+        """The recorded failure class (``error``, ``timeout``, ``interrupted``, ``lost_lock``)."""
+        return None if self.error is None else self.error.get("failure_class")
+
+
 class LeaseRow(NamedTuple):
     """One row of the ``leases`` table."""
 
@@ -126,6 +219,23 @@ class Background:
         """Everything written to stderr so far."""
         return self.stderr_path.read_text(encoding="utf-8", errors="replace")
 
+    def wait(self, timeout: float = 90.0) -> int:
+        """Wait for the process to end by itself and return its exit code.
+
+        Raises:
+            AssertionError: It was still running after ``timeout`` seconds (stderr attached).
+        """
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"pid {self.pid} still running after {timeout} s; stderr:\n{self.stderr()}"
+            ) from None
+
+    def events(self) -> list[dict[str, Any]]:
+        """Its JSON events so far (start it with ``AETHERFLOW_LOG_FORMAT=json``)."""
+        return parse_events(self.stderr())
+
     def sigkill(self) -> None:
         """``SIGKILL`` the process (if still running) and reap it."""
         if self.proc.poll() is None:
@@ -139,6 +249,7 @@ class Sandbox:
 
     root: Path
     started: list[Background] = field(default_factory=list)
+    groups: list[int] = field(default_factory=list)
 
     @property
     def state_root(self) -> Path:
@@ -197,10 +308,19 @@ class Sandbox:
         self.started.append(started)
         return started
 
+    def watch_group(self, pgid: int) -> None:
+        """Kill process group ``pgid`` at the end of the test if it is still there (a step's
+        child process group outlives a ``SIGKILL``-ed runner)."""
+        self.groups.append(pgid)
+
     def close(self) -> None:
-        """Kill and reap every background process still running (a failed test's leftovers)."""
+        """Kill and reap every background process still running (a failed test's leftovers),
+        and kill the watched process groups."""
         for background in self.started:
             background.sigkill()
+        for pgid in self.groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
 
     def rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         """Query the state store; no rows when it (or its schema) does not exist yet."""
@@ -220,6 +340,71 @@ class Sandbox:
             "SELECT token, pid, host, acquired_at, expires_at FROM leases WHERE key = ?", [key]
         )
         return LeaseRow(*found[0]) if found else None
+
+    def steps(self, flow_id: str, run_id: str) -> dict[str, StepRow]:
+        """``job/step`` → the recorded row of every step of a run (inner steps of ``with_lock``
+        are ``job/outer/inner``)."""
+        found = self.rows(
+            "SELECT job_id, step_id, status, attempt, error, lock_token FROM steps "
+            "WHERE flow_id = ? AND run_id = ?",
+            [flow_id, run_id],
+        )
+        return {
+            f"{job}/{step}": StepRow(status, attempt, json.loads(error) if error else None, token)
+            for job, step, status, attempt, error, token in found
+        }
+
+    def attempts(
+        self, flow_id: str, run_id: str, step: str
+    ) -> list[tuple[int, str, dict[str, Any] | None]]:
+        """``(attempt, status, error)`` of every recorded attempt of ``job/step``, in order."""
+        job_id, step_id = step.split("/", 1)
+        found = self.rows(
+            "SELECT attempt, status, error FROM step_attempts "
+            "WHERE flow_id = ? AND run_id = ? AND job_id = ? AND step_id = ? ORDER BY attempt",
+            [flow_id, run_id, job_id, step_id],
+        )
+        return [(n, status, json.loads(error) if error else None) for n, status, error in found]
+
+    def job_error(self, flow_id: str, run_id: str, job_id: str) -> dict[str, Any] | None:
+        """The decoded ``error`` column of a job row."""
+        found = self.rows(
+            "SELECT error FROM jobs WHERE flow_id = ? AND run_id = ? AND job_id = ?",
+            [flow_id, run_id, job_id],
+        )
+        return json.loads(found[0][0]) if found and found[0][0] else None
+
+    def fencing_token(self, key: str) -> int | None:
+        """The last fencing token issued for ``key`` (the counter survives lock deletion)."""
+        found = self.rows("SELECT token FROM fencing WHERE key = ?", [key])
+        return int(found[0][0]) if found else None
+
+    def locks(self, *where: str) -> list[dict[str, Any]]:
+        """``aetherflow locks list [WHERE] --json``, parsed (``WHERE``: a flow or ``--state``)."""
+        result = self.run("locks", "list", *where, "--json")
+        assert result.returncode == 0, result.stderr
+        listed: list[dict[str, Any]] = json.loads(result.stdout)
+        return listed
+
+    def show(self, run_id: str, flow: Path) -> dict[str, Any]:
+        """``aetherflow runs show RUN_ID FLOW --json``, parsed."""
+        result = self.run("runs", "show", run_id, str(flow), "--json")
+        assert result.returncode == 0, result.stderr
+        shown: dict[str, Any] = json.loads(result.stdout)
+        return shown
+
+    def wait_lock(
+        self, key: str, pid: int, *, min_token: int = 1, timeout: float = 30.0
+    ) -> LeaseRow:
+        """Poll until ``pid`` holds ``key`` with a token of at least ``min_token``."""
+
+        def held() -> LeaseRow | None:
+            lease = self.lease(key)
+            if lease is None or lease.pid != pid or lease.token < min_token:
+                return None
+            return lease
+
+        return wait_for(held, f"pid {pid} to hold {key} (token >= {min_token})", timeout=timeout)
 
     def step_statuses(self, flow_id: str, run_id: str) -> dict[str, str]:
         """``job/step`` → recorded status of every step row of a run."""
@@ -279,9 +464,16 @@ __all__ = [
     "Background",
     "LeaseRow",
     "Sandbox",
+    "StepRow",
+    "group_members",
     "now_ms",
+    "parse_events",
+    "process_alive",
     "read_ledger",
+    "read_pids",
     "run_lease_key",
     "wait_for",
+    "wait_pids",
+    "write_flow",
     "write_ledger_flow",
 ]

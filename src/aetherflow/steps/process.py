@@ -176,10 +176,16 @@ class ExternalProcess(Step):
             "attempts": outcome.attempt,
             "duration_ms": int((time.monotonic() - started) * 1000),
         }
-        if outcome.stdout is not None:
-            out["stdout"] = outcome.stdout
-        if outcome.stderr is not None:
-            out["stderr"] = outcome.stderr
+        streams = [s for s in ("stdout", "stderr") if getattr(outcome, s) is not None]
+        # Captured text must fit the step output cap (AETHERFLOW_MAX_OUTPUT_BYTES): keep the tail.
+        budget = max(1024, (self.ctx.settings.max_output_bytes - 16384) // max(1, len(streams)))
+        for stream in streams:
+            text: str = getattr(outcome, stream)
+            data = text.encode("utf-8")
+            if len(data) > budget:
+                text = data[-budget:].decode("utf-8", errors="ignore")
+                out[f"{stream}_truncated"] = True
+            out[stream] = text
         if outcome.log_file is not None:
             out["log_file"] = str(outcome.log_file)
         out.update(params.outputs)
