@@ -4,7 +4,8 @@
 The run forwards the signal to the step's process group, records the step (outer and inner)
 FAILED ``interrupted`` and the run INTERRUPTED, releases the lock and the run lease, and exits
 143 (SIGTERM) or 130 (SIGINT). Resuming the same run id re-runs only the interrupted step; the
-steps before it are restored.
+steps before it are restored. A run interrupted while it waits for a lock ends the same way and
+leaves the holder's lock alone.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .conftest_runs import (
     process_alive,
     read_ledger,
     run_lease_key,
+    wait_for,
     wait_pids,
     write_flow,
 )
@@ -120,3 +122,56 @@ def test_signal_during_locked_process_step_interrupts_and_resume_finishes(
     seen = (tmp_path / "lock_env.txt").read_text().splitlines()
     assert seen == [f"{KEY} 1", f"{KEY} 2"], "each attempt got the lock's fencing token"
     assert sandbox.show(RUN_ID, flow)["status"] == "SUCCESS"
+
+
+def test_sigterm_while_waiting_for_a_lock_leaves_the_holder_alone(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    flow = write_flow(
+        tmp_path / "waiting.yaml",
+        f"""
+        version: 1
+        flow:
+          id: waiting
+        jobs:
+          - id: j
+            steps:
+              - id: locked
+                type: with_lock
+                inputs:
+                  lock_key: {KEY}
+                  ttl_seconds: 30
+                  wait_seconds: 60
+                  poll_seconds: 0.1
+                  step:
+                    type: critical
+                    inputs:
+                      counter: "{tmp_path / "counter.txt"}"
+                      log: "{tmp_path / "critical.log"}"
+                      hold_seconds: "{{{{env.HOLD:0}}}}"
+        """,
+    )
+    holder = sandbox.start(
+        "run", str(flow), "--run-id", "holder", name="holder", env={"HOLD": "60"}
+    )
+    held = sandbox.wait_lock(KEY, holder.pid)
+    waiter = sandbox.start(
+        "run", str(flow), "--run-id", "waiter", name="waiter", env={"AETHERFLOW_LOG_FORMAT": "json"}
+    )
+    wait_for(
+        lambda: any(e["event"] == "lock_wait" for e in waiter.events()),
+        "the waiter to wait for the lock",
+    )
+
+    waiter.proc.send_signal(signal.SIGTERM)
+    assert waiter.wait() == 143, waiter.stderr()
+    rows = sandbox.steps("waiting", "waiter")
+    assert list(rows) == ["j/locked"], "the inner step never started"
+    assert (rows["j/locked"].status, rows["j/locked"].failure_class) == ("FAILED", "interrupted")
+    assert sandbox.run_status("waiting", "waiter") == "INTERRUPTED"
+    assert sandbox.lease(run_lease_key("waiting", "waiter")) is None
+    still = sandbox.lease(KEY)
+    assert still is not None
+    assert (still.pid, still.token) == (holder.pid, held.token), "the holder keeps its lock"
+    assert sandbox.fencing_token(KEY) == held.token, "the waiter never took a token"
+    assert holder.proc.poll() is None

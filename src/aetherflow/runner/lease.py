@@ -71,11 +71,12 @@ class HeldLease:
 
     def try_acquire(self) -> Lease | None:
         """One atomic attempt; on success the heartbeat starts."""
+        requested = time.monotonic()
         lease = self.store.acquire_lease(
             self.key, self.holder, self.ttl_ms, reentrant_run=self.reentrant_run
         )
         if lease is not None:
-            self._held(lease)
+            self._held(lease, requested)
         return lease
 
     def acquire_waiting(
@@ -114,11 +115,11 @@ class HeldLease:
             return LockNotAcquired(self.key, "another owner", "unknown")
         return LockNotAcquired(self.key, current.holder.describe(), iso_ms(current.expires_at))
 
-    def _held(self, lease: Lease) -> None:
+    def _held(self, lease: Lease, requested: float) -> None:
         self.lease = lease
         self.lost.clear()
         self._stop.clear()
-        self._valid_until = time.monotonic() + self.ttl_ms / 1000
+        self._valid_until = requested + self.ttl_ms / 1000
         self._thread = threading.Thread(
             target=self._heartbeat, name=f"aetherflow-lease-{self.key}", daemon=True
         )
@@ -137,6 +138,9 @@ class HeldLease:
     def _renew_locked(self) -> bool:
         if self.lease is None or self.lost.is_set():
             return False
+        # The store stamps the new expiry somewhere between request and reply: counting the
+        # local validity from the request keeps the fast path of still_held() on the safe side.
+        requested = time.monotonic()
         try:
             renewed = self.store.renew_lease(self.key, self.lease.token, self.ttl_ms)
         except StateError as exc:
@@ -148,7 +152,7 @@ class HeldLease:
             self._mark_lost()
             return False
         self.lease = renewed
-        self._valid_until = time.monotonic() + self.ttl_ms / 1000
+        self._valid_until = requested + self.ttl_ms / 1000
         return True
 
     def _mark_lost(self) -> None:
