@@ -17,7 +17,7 @@ from .conftest import StoreFactory
 
 T0 = 1_700_000_000_000
 TTL = 1000
-RUN_A = LeaseHolder("rA", "f", job_id="j1", host="h1", pid=11)
+RUN_A = LeaseHolder("rA", "f", job_id="j1", host="h1", pid=11, instance="proc-1")
 RUN_B = LeaseHolder("rB", "f", host="h2", pid=22)
 
 
@@ -116,8 +116,8 @@ def test_release_keeps_the_fencing_counter(store: StateStore) -> None:
 
 def test_reentrant_run_takes_over_its_own_lease_only(store: StateStore) -> None:
     assert acquire(store, RUN_A) is not None
-    same_run_other_job = LeaseHolder("rA", "f", job_id="j2", host="h9", pid=99)
-    same_run_id_other_flow = LeaseHolder("rA", "g", host="h1", pid=11)
+    same_run_other_job = LeaseHolder("rA", "f", job_id="j2", host="h9", pid=99, instance="proc-2")
+    same_run_id_other_flow = LeaseHolder("rA", "g", host="h1", pid=11, instance="proc-2")
 
     assert acquire(store, RUN_B, reentrant_run=True) is None
     assert acquire(store, same_run_id_other_flow, reentrant_run=True) is None
@@ -126,6 +126,17 @@ def test_reentrant_run_takes_over_its_own_lease_only(store: StateStore) -> None:
     assert taken is not None
     assert (taken.token, taken.holder) == (2, same_run_other_job)
     assert store.get_lease("lock:x") == taken
+
+
+def test_reentrancy_never_applies_to_the_same_process(store: StateStore) -> None:
+    """A nested lock on the same key in the same process must not steal the outer lock."""
+    outer = acquire(store, RUN_A)
+    assert outer is not None
+    same_process = LeaseHolder(
+        "rA", "f", job_id="j1", step_id="inner", host="h1", pid=11, instance="proc-1"
+    )
+    assert acquire(store, same_process, reentrant_run=True) is None
+    assert store.get_lease("lock:x") == outer
 
 
 def test_force_release_keeps_the_counter(store: StateStore, clock: FakeClock) -> None:
@@ -146,7 +157,8 @@ def test_force_release_keeps_the_counter(store: StateStore, clock: FakeClock) ->
 def test_counters_are_per_key(store: StateStore) -> None:
     assert acquire(store, key="a") is not None
     assert acquire(store, key="b") is not None
-    a2 = acquire(store, RUN_A, key="a", reentrant_run=True)
+    next_process = LeaseHolder("rA", "f", host="h1", pid=12, instance="proc-2")
+    a2 = acquire(store, next_process, key="a", reentrant_run=True)
     assert a2 is not None
     assert (a2.token, store.fencing_token("b")) == (2, 1)
 

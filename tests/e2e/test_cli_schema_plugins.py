@@ -10,6 +10,8 @@ from pathlib import Path
 
 from .conftest import FLOWS, RunCli, clean_env
 
+BUILTINS = ["check_items", "external.process", "with_lock"]
+
 PLUGIN = textwrap.dedent(
     """
     from aetherflow.core.api import Step, register_step
@@ -44,7 +46,7 @@ def test_schema_flow_is_json_with_step_inputs(cli: RunCli) -> None:
     schema = json.loads(result.stdout)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     branches = schema["$defs"]["StepSpec"]["allOf"]
-    assert [b["if"]["properties"]["type"]["const"] for b in branches] == ["check_items"]
+    assert [b["if"]["properties"]["type"]["const"] for b in branches] == BUILTINS
 
 
 def test_schema_unknown_kind_is_a_usage_error(cli: RunCli) -> None:
@@ -59,8 +61,10 @@ def test_plugins_list_shows_builtins_and_path_plugins(cli: RunCli, tmp_path: Pat
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["STEP", "TYPE", "ORIGIN"]
-    assert lines[1].split() == ["check_items", "builtin"]
-    assert lines[2].split() == ["greet", f"path:{plugins / 'greet.py'}"]
+    rows = [line.split() for line in lines[1 : 2 + len(BUILTINS)]]
+    assert rows == sorted(
+        [[name, "builtin"] for name in BUILTINS] + [["greet", f"path:{plugins / 'greet.py'}"]]
+    )
 
 
 def test_plugins_list_json_has_input_schemas(cli: RunCli, tmp_path: Path) -> None:
@@ -115,7 +119,7 @@ def test_enterprise_mode_ignores_ambient_plugin_paths(cli: RunCli, tmp_path: Pat
     )
     assert result.returncode == 0
     names = [s["name"] for s in json.loads(result.stdout)["steps"]]
-    assert names == ["check_items"]
+    assert names == BUILTINS
     assert "AETHERFLOW_PLUGIN_PATHS is ignored in enterprise mode" in result.stderr
 
 

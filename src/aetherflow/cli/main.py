@@ -21,6 +21,7 @@ from aetherflow.errors import (
     PluginError,
     RegistryError,
     SpecError,
+    StepInterrupted,
     TemplateError,
 )
 
@@ -132,6 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BUSY
     except KeyboardInterrupt:
         return 130
+    except StepInterrupted as exc:  # SIGTERM before the run started (e.g. waiting for a lock)
+        error(one_line(str(exc)), error_class=type(exc).__name__, exit_code=143)
+        return 143
     except AetherflowError as exc:
         error(one_line(str(exc)), error_class=type(exc).__name__, exit_code=EXIT_FAILED)
         return EXIT_FAILED

@@ -95,12 +95,17 @@ def _execute(rs: RunState, call: StepCall, scope: Scope) -> tuple[StepStatus, An
         instance = cls(step.id, inputs, rs.ctx, job.id)
     except ValidationError as exc:
         raise _inputs_error(step, exc) from exc
-    instance.validate()
+    try:
+        instance.validate()
+    except ValueError as exc:  # the predecessor's required_inputs check: an input problem
+        raise StepInputsError(str(exc)) from exc
     return _interpret(instance.run(), step)
 
 
 def error_info(exc: BaseException, rs: RunState) -> ErrorInfo:
     """The recorded form of an exception (message redacted)."""
+    if isinstance(exc, InterruptedStepError) and exc.__cause__ is not None:
+        exc = exc.__cause__  # record what interrupted the step, not the internal carrier
     failure = getattr(exc, "failure_class", None) or (
         "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
     )
@@ -171,6 +176,7 @@ def run_attempt(rs: RunState, call: StepCall, attempt: int, *, final: bool) -> A
         ev.STEP_START, job_id=job.id, step_id=call.record_id, step_type=step.type, attempt=attempt
     )
     start = time.perf_counter()
+    rs.step_stack.append(call.record_id)
     try:
         status, output, promoted, reason = _attempt_body(rs, call)
         for fence in rs.fences:
@@ -182,6 +188,8 @@ def run_attempt(rs: RunState, call: StepCall, attempt: int, *, final: bool) -> A
         if isinstance(exc, KeyboardInterrupt | StepInterrupted):
             raise InterruptedStepError(outcome) from exc
         return AttemptResult(outcome, {}, None, exc)
+    finally:
+        rs.step_stack.pop()
     duration = elapsed_ms(start)
     with rs.writing():
         rs.store.step_finished(
@@ -206,6 +214,27 @@ def run_attempt(rs: RunState, call: StepCall, attempt: int, *, final: bool) -> A
     )
     outcome = StepOutcome(call.record_id, step.type, status, attempt, duration, output)
     return AttemptResult(outcome, promoted, reason)
+
+
+def record_interrupted(
+    rs: RunState, call: StepCall, attempt: int, exc: BaseException
+) -> StepOutcome:
+    """Record the attempt that a signal cancelled before it started (during a retry delay)."""
+    base = StepRecord(
+        flow_id=rs.flow_id,
+        run_id=rs.run_id,
+        job_id=call.job.id,
+        step_id=call.record_id,
+        step_type=call.step.type,
+        status=StepStatus.RUNNING,
+        attempt=attempt,
+        started_at=rs.now_ms(),
+        fingerprint=step_fingerprint(call.step),
+        lock_token=rs.ctx.lock_token,
+    )
+    with rs.writing():
+        rs.store.step_started(base)
+    return _record_failure(rs, call, base, exc, time.perf_counter(), final=True)
 
 
 def _attempt_body(

@@ -115,7 +115,11 @@ class RunContext:
         if self.state is None:
             raise StateError("this RunContext has no state store; locks need one")
         holder = LeaseHolder(
-            run_id=self.run_id, flow_id=self.flow_id, host=socket.gethostname(), pid=os.getpid()
+            run_id=self.run_id,
+            flow_id=self.flow_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            instance=f"ctx-{os.getpid()}-{id(self)}",
         )
         lease = self.state.acquire_lease(key, holder, ttl_seconds * 1000, reentrant_run=True)
         if lease is None:

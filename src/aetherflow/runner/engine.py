@@ -14,7 +14,7 @@ import re
 import signal
 import socket
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from aetherflow.runner.events import EventBus, Observer
 from aetherflow.runner.flowmeta import injected_env
 from aetherflow.runner.interrupts import Interrupts
 from aetherflow.runner.jobloop import run_jobs
-from aetherflow.runner.lease import RunLease
+from aetherflow.runner.lease import RunLease, process_instance
 from aetherflow.runner.loader import load_flow
 from aetherflow.runner.locking import RunServices, held_lock
 from aetherflow.runner.plan import PlanJob, build_plan
@@ -181,7 +181,13 @@ def _require_existing(req: RunRequest, flow: FlowSpec, run_id: str, run: RunReco
 def _run_with_lease(
     req: RunRequest, flow: FlowSpec, flow_sha: str, run_id: str, store: StateStore
 ) -> RunResult:
-    holder = LeaseHolder(run_id=run_id, flow_id=flow.flow.id, host=req.host, pid=req.pid)
+    holder = LeaseHolder(
+        run_id=run_id,
+        flow_id=flow.flow.id,
+        host=req.host,
+        pid=req.pid,
+        instance=process_instance(),
+    )
     interrupts = Interrupts()
     lease = RunLease(
         store,
@@ -205,8 +211,8 @@ def _run_with_lease(
             rs.drifted = {(d.job_id, d.step_id) for d in drift}
             ACTIVE.push(rs.redactor)
             try:
-                with _flow_scope_lock(rs):
-                    return _execute(req, rs, flow_sha)
+                with _flow_scope_lock(rs) as release_scope:
+                    return _execute(req, rs, flow_sha, release_scope)
             finally:
                 ACTIVE.remove(rs.redactor)
         finally:
@@ -217,16 +223,23 @@ def _run_with_lease(
 
 
 @contextlib.contextmanager
-def _flow_scope_lock(rs: RunState) -> Iterator[None]:
-    """``locks.scope: flow``: the whole run holds ``flow:<flow_id>`` (busy → exit 3)."""
+def _flow_scope_lock(rs: RunState) -> Iterator[Callable[[], None]]:
+    """``locks.scope: flow``: the whole run holds ``flow:<flow_id>`` (busy → exit 3).
+
+    Yields a function that releases it early, so ``run_end``/``run_summary`` stay the last events.
+    """
     locks = rs.flow.flow.locks
     if locks.scope is not LockScope.FLOW:
-        yield
+        yield lambda: None
         return
     with held_lock(
-        rs, f"flow:{rs.flow_id}", ttl_seconds=locks.ttl_seconds, wait_seconds=locks.wait_seconds
-    ):
-        yield
+        rs,
+        f"flow:{rs.flow_id}",
+        ttl_seconds=locks.ttl_seconds,
+        wait_seconds=locks.wait_seconds,
+        stops_run=True,
+    ) as lock:
+        yield lock.release
 
 
 def _build_state(
@@ -291,7 +304,9 @@ def _build_state(
     return rs
 
 
-def _execute(req: RunRequest, rs: RunState, flow_sha: str) -> RunResult:
+def _execute(
+    req: RunRequest, rs: RunState, flow_sha: str, release_scope: Callable[[], None]
+) -> RunResult:
     start = time.perf_counter()
     resumed = rs.recorded.run is not None
     rs.store.start_run(
@@ -332,6 +347,7 @@ def _execute(req: RunRequest, rs: RunState, flow_sha: str) -> RunResult:
         with rs.interrupts.critical():
             if can_write and rs.lease is not None and rs.lease.still_held():
                 rs.store.finish_run(rs.flow_id, rs.run_id, status, rs.now_ms())
+            release_scope()
             summary = _emit_end(rs, status, elapsed_ms(start))
             if rs.ctx.connectors is not None:
                 rs.ctx.connectors.close_all()

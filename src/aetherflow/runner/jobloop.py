@@ -40,6 +40,11 @@ def run_jobs(rs: RunState, selected: str | None) -> None:
             _expose_recorded(rs, job)
             continue
         rs.check_stop()
+        if rs.stop_reason is not None:
+            _end_without_running(
+                rs, job, JobStatus.BLOCKED, reason=f"run stopped: {rs.stop_reason}"
+            )
+            continue
         decisions = step_decisions(job, rs.recorded, rs.on_drift, rs.drifted)
         if job_reusable(job, rs.recorded, decisions):
             _restore_job(rs, job, decisions)

@@ -12,6 +12,9 @@ The run lease ``run:<flow_id>:<run_id>`` (:class:`RunLease`) allows one live pro
 from __future__ import annotations
 
 import logging
+import os
+import random
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +28,24 @@ from aetherflow.state.store import StateStore
 log = logging.getLogger(__name__)
 
 MAX_POLL_SECONDS = 10.0
+
+
+class _Instance:
+    """A random id of this process, new after ``fork`` (host + pid can repeat)."""
+
+    value = secrets.token_hex(8)
+
+    @classmethod
+    def renew(cls) -> None:
+        cls.value = secrets.token_hex(8)
+
+
+os.register_at_fork(after_in_child=_Instance.renew)
+
+
+def process_instance() -> str:
+    """The id lease holders of this process carry."""
+    return _Instance.value
 
 
 def run_lease_key(flow_id: str, run_id: str) -> str:
@@ -106,8 +127,9 @@ class HeldLease:
             if on_wait is not None and not waited:
                 on_wait(current)
             waited = True
-            sleeper.sleep(min(delay, remaining))
-            delay = min(delay * 2, MAX_POLL_SECONDS)
+            # Jitter spreads waiters out; the cap keeps a freed lock from sitting idle for long.
+            sleeper.sleep(min(delay * random.uniform(0.8, 1.2), remaining))
+            delay = min(delay * 1.5, MAX_POLL_SECONDS)
 
     def not_acquired(self, current: Lease | None) -> LockNotAcquired:
         """The error for a busy key (names the holder and its expiry)."""

@@ -25,7 +25,7 @@ from typing import Any
 from aetherflow.errors import LockLost, StepError
 from aetherflow.runner import events as ev
 from aetherflow.runner.attempt import AttemptResult
-from aetherflow.runner.lease import HeldLease, iso_ms
+from aetherflow.runner.lease import HeldLease, iso_ms, process_instance
 from aetherflow.runner.process import DEFAULT_KILL_GRACE_SECONDS, ProcessResult, run_process
 from aetherflow.runner.runstate import RunState
 from aetherflow.runner.step import STEP_SKIPPED, StepResult
@@ -52,6 +52,77 @@ def _holder_fields(lease: Lease | None) -> dict[str, Any]:
     return {"holder": lease.holder.describe(), "expires_at": iso_ms(lease.expires_at)}
 
 
+class ScopedLock:
+    """One lock taken for a block of the run, with its events; releasable early (once)."""
+
+    def __init__(
+        self,
+        rs: RunState,
+        key: str,
+        *,
+        ttl_seconds: float,
+        job_id: str | None = None,
+        step_id: str | None = None,
+        stops_run: bool = False,
+    ) -> None:
+        self.rs = rs
+        self.ids = {"job_id": job_id, "step_id": step_id, "key": key}
+        self.stops_run = stops_run
+        holder = LeaseHolder(
+            run_id=rs.run_id,
+            flow_id=rs.flow_id,
+            job_id=job_id,
+            step_id=step_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            instance=process_instance(),
+        )
+        self.held = HeldLease(
+            rs.store, key, holder, ttl_seconds, on_lost=self._lost, reentrant_run=True
+        )
+        self._released = False
+
+    def _lost(self) -> None:
+        key = self.held.key
+        self.rs.bus.emit(ev.LOCK_LOST, logging.ERROR, **self.ids, token=self.held.token)
+        if self.stops_run:
+            self.rs.stop_reason = f"lock {key} was lost"
+        self.rs.interrupts.request(
+            LockLost(
+                f"lock {key!r} was lost (it expired and was taken over, or was force-released)"
+            )
+        )
+
+    def acquire(self, wait_seconds: float, poll_seconds: float = 1.0) -> Lease:
+        """Take the lock, waiting up to ``wait_seconds``.
+
+        Raises:
+            LockNotAcquired: Still busy after waiting.
+        """
+        lease = self.held.acquire_waiting(
+            wait_seconds,
+            poll_seconds,
+            TimeSleeper(),
+            on_wait=lambda current: self.rs.bus.emit(
+                ev.LOCK_WAIT, **self.ids, wait_seconds=wait_seconds, **_holder_fields(current)
+            ),
+        )
+        self.rs.bus.emit(ev.LOCK_ACQUIRED, **self.ids, token=lease.token, **_holder_fields(lease))
+        return lease
+
+    def release(self) -> None:
+        """Release (once) and emit ``lock_released`` unless the lock was lost."""
+        if self._released:
+            return
+        self._released = True
+        with self.rs.interrupts.critical():
+            was_lost = self.held.lost.is_set()
+            token = self.held.token
+            self.held.release()
+        if not was_lost:
+            self.rs.bus.emit(ev.LOCK_RELEASED, **self.ids, token=token)
+
+
 @contextlib.contextmanager
 def held_lock(
     rs: RunState,
@@ -62,45 +133,24 @@ def held_lock(
     poll_seconds: float = 1.0,
     job_id: str | None = None,
     step_id: str | None = None,
-) -> Iterator[HeldLease]:
+    stops_run: bool = False,
+) -> Iterator[ScopedLock]:
     """Hold ``key`` for the block (waiting up to ``wait_seconds``).
+
+    Args:
+        stops_run: Losing the lock stops the whole run (``locks.scope: flow``).
 
     Raises:
         LockNotAcquired: Still busy after waiting.
     """
-    holder = LeaseHolder(
-        run_id=rs.run_id,
-        flow_id=rs.flow_id,
-        job_id=job_id,
-        step_id=step_id,
-        host=socket.gethostname(),
-        pid=os.getpid(),
+    lock = ScopedLock(
+        rs, key, ttl_seconds=ttl_seconds, job_id=job_id, step_id=step_id, stops_run=stops_run
     )
-    ids = {"job_id": job_id, "step_id": step_id, "key": key}
-
-    def lost() -> None:
-        rs.bus.emit(ev.LOCK_LOST, logging.ERROR, **ids, token=held.token)
-        rs.interrupts.request(LockLost(f"lock {key!r} was lost (expired and taken over)"))
-
-    held = HeldLease(rs.store, key, holder, ttl_seconds, on_lost=lost, reentrant_run=True)
-    lease = held.acquire_waiting(
-        wait_seconds,
-        poll_seconds,
-        TimeSleeper(),
-        on_wait=lambda current: rs.bus.emit(
-            ev.LOCK_WAIT, **ids, wait_seconds=wait_seconds, **_holder_fields(current)
-        ),
-    )
-    rs.bus.emit(ev.LOCK_ACQUIRED, **ids, token=lease.token, **_holder_fields(lease))
+    lock.acquire(wait_seconds, poll_seconds)
     try:
-        yield held
+        yield lock
     finally:
-        with rs.interrupts.critical():
-            was_lost = held.lost.is_set()
-            token = held.token
-            held.release()
-        if not was_lost:
-            rs.bus.emit(ev.LOCK_RELEASED, **ids, token=token)
+        lock.release()
 
 
 class RunServices:
@@ -142,8 +192,9 @@ class RunServices:
             poll_seconds=poll_seconds,
             job_id=job_id,
             step_id=step_id,
-        ) as held:
-            result = self._run_fenced(held, job_id, step_id, spec)
+        ) as lock:
+            outer = rs.step_stack[-1] if rs.step_stack else step_id
+            result = self._run_fenced(lock.held, job_id, outer, spec)
         return _as_step_result(result, lock_key)
 
     def run_process(
@@ -208,9 +259,10 @@ class RunServices:
             ctx.lock_key, ctx.lock_token = saved
 
 
-def _run_process_env(rs: RunState, env: Mapping[str, str] | None) -> dict[str, str] | None:
+def _run_process_env(rs: RunState, env: Mapping[str, str] | None) -> dict[str, str]:
+    """``env`` (default: the run's env snapshot, never ``os.environ``) plus the lock keys."""
     if env is None:
-        return None
+        env = rs.env
     extra: dict[str, str] = {}
     ctx = rs.ctx
     if ctx.lock_key is not None and ctx.lock_token is not None:

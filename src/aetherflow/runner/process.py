@@ -32,15 +32,38 @@ class ProcessResult:
     duration_ms: int
 
 
+def _living_members_from_proc(pgid: int) -> bool | None:
+    """Whether a non-zombie process of the group exists, from ``/proc`` (None: cannot tell).
+
+    Zombies are dead already; they linger until someone reaps them, which is slow or never when
+    the runner is PID 1 in a container without an init (orphaned grandchildren are reparented).
+    """
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # exited while we looked
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            return True
+    return False
+
+
 def group_alive(pgid: int) -> bool:
-    """True while any process of the group exists."""
+    """True while any living (non-zombie) process of the group exists."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    living = _living_members_from_proc(pgid)
+    return True if living is None else living
 
 
 def terminate_group(proc: subprocess.Popen[Any], grace_seconds: float) -> None:

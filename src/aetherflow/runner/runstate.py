@@ -98,6 +98,8 @@ class RunState:
     interrupts: Interrupts = field(default_factory=Interrupts)
     redactor: Redactor = field(default_factory=Redactor)
     fences: list[Callable[[], None]] = field(default_factory=list)
+    step_stack: list[str] = field(default_factory=list)
+    """Record ids of the steps running now (outer first): ``with_lock`` names its inner step."""
 
     @property
     def flow_id(self) -> str:

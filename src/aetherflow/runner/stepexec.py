@@ -25,6 +25,7 @@ from aetherflow.runner.attempt import (
     AttemptResult,
     InterruptedStepError,
     StepCall,
+    record_interrupted,
     record_skipped,
     run_attempt,
 )
@@ -80,8 +81,8 @@ def run_call(rs: RunState, call: StepCall) -> AttemptResult:
             delay_s=delay,
             error_class=type(result.error).__name__,
         )
-        _sleep(rs, delay, result.outcome)
         attempt += 1
+        _sleep(rs, delay, call, attempt)
     raise AssertionError("unreachable: max_attempts >= 1")
 
 
@@ -103,13 +104,15 @@ def _emit_final_error(rs: RunState, call: StepCall, result: AttemptResult) -> No
     )
 
 
-def _sleep(rs: RunState, seconds: float, outcome: StepOutcome) -> None:
-    """Sleep between attempts; a signal during the sleep ends the step as interrupted."""
+def _sleep(rs: RunState, seconds: float, call: StepCall, next_attempt: int) -> None:
+    """Sleep between attempts; a signal during the sleep records the next attempt FAILED
+    ``interrupted`` (with ``step_error``) and ends the step."""
     try:
         if seconds > 0:
             time.sleep(seconds)
         rs.interrupts.raise_pending()
     except (KeyboardInterrupt, StepInterrupted) as exc:
+        outcome = record_interrupted(rs, call, next_attempt, exc)
         raise InterruptedStepError(outcome) from exc
 
 

@@ -88,8 +88,8 @@ class LocksSpec(StrictModel):
     """``flow.locks``: automatic lock scope."""
 
     scope: LockScope = LockScope.NONE
-    ttl_seconds: int = Field(default=3600, ge=1)
-    wait_seconds: int = Field(default=0, ge=0)
+    ttl_seconds: float = Field(default=3600, gt=0)
+    wait_seconds: float = Field(default=0, ge=0)
 
 
 class FlowMetaSpec(StrictModel):

@@ -221,7 +221,8 @@ class MemoryStateStore:
                     holder.run_id,
                     holder.flow_id,
                 )
-                if not (reentrant_run and same_run):
+                previous_process = current.holder.instance != holder.instance
+                if not (reentrant_run and same_run and previous_process):
                     return None
             token = self._fencing.get(key, 0) + 1
             self._fencing[key] = token

@@ -152,6 +152,8 @@ class LeaseHolder:
     step_id: str | None = None
     host: str = ""
     pid: int = 0
+    instance: str = ""
+    """A random id of the holding process (host + pid can repeat across container restarts)."""
 
     def describe(self) -> str:
         """``run R (flow F) pid P on host H``."""

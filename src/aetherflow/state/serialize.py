@@ -319,6 +319,7 @@ def holder_params(holder: LeaseHolder) -> Params:
         "step_id": holder.step_id,
         "host": holder.host,
         "pid": holder.pid,
+        "instance": holder.instance,
     }
 
 
@@ -331,6 +332,7 @@ def lease_from_row(row: Row) -> Lease:
         step_id=row["step_id"],
         host=row["host"],
         pid=row["pid"],
+        instance=row["instance"],
     )
     return Lease(
         key=row["key"],

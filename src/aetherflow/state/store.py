@@ -10,9 +10,10 @@ against each one):
 * Leases (run leases and locks share one table) are acquired atomically: free or expired →
   acquired with a new fencing token (the per-key counter + 1; counters never decrease and
   survive deletion of the lease); held by a live owner → ``None``. With ``reentrant_run`` a lease
-  whose holder has the same ``run_id`` is taken over as if it had expired (the caller proved the
-  previous holder is gone by holding the run lease). Renew and release only act when the token
-  matches.
+  whose holder has the same ``run_id`` and ``flow_id`` but another ``instance`` (a previous
+  process of the run) is taken over as if it had expired (the caller proved that process is gone
+  by holding the run lease); the same instance asking again is refused. Renew and release only
+  act when the token matches.
 """
 
 from __future__ import annotations

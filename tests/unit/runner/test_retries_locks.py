@@ -390,3 +390,104 @@ def test_flow_scope_lock_busy_refuses_the_run(run: RunFlow, tmp_path: Path) -> N
     _hold(tmp_path / "state" / "aetherflow.sqlite", "flow:f", 60_000)
     with pytest.raises(LockNotAcquired, match="lock 'flow:f' is held by run other"):
         run("flow: {id: f, locks: {scope: flow}}\njobs:\n  - {id: a, steps: []}\n")
+
+
+def test_nested_lock_on_the_same_key_is_refused_not_stolen(run: RunFlow) -> None:
+    ran = run(
+        "flow: {id: f}\njobs:\n  - id: a\n    steps:\n"
+        "      - id: outer\n        type: with_lock\n"
+        "        inputs:\n"
+        "          lock_key: k\n"
+        "          step: {type: with_lock, inputs: {lock_key: k, step: {type: token}}}\n"
+    )
+    rows = ran.steps()
+    assert list(rows) == ["outer", "outer/outer_inner"]
+    inner = rows["outer/outer_inner"]
+    assert inner.error is not None
+    assert inner.error.cls == "LockNotAcquired"
+    assert ran.named("lock_lost") == []
+
+
+def test_nested_with_lock_records_the_full_path(run: RunFlow) -> None:
+    ran = run(
+        "flow: {id: f}\njobs:\n  - id: a\n    steps:\n"
+        "      - id: outer\n        type: with_lock\n"
+        "        inputs:\n"
+        "          lock_key: k1\n"
+        "          step: {type: with_lock, inputs: {lock_key: k2, step: {type: token}}}\n"
+    )
+    assert ran.result.exit_code == 0
+    assert list(ran.steps()) == [
+        "outer",
+        "outer/outer_inner",
+        "outer/outer_inner/outer_inner_inner",
+    ]
+
+
+def test_lost_flow_lock_stops_the_run(run: RunFlow, tmp_path: Path) -> None:
+    state = tmp_path / "state" / "aetherflow.sqlite"
+
+    def steal() -> None:
+        time.sleep(0.6)
+        store = open_state_store(str(state))
+        try:
+            store.force_release("flow:f", reason="test")
+        finally:
+            store.close()
+
+    thief = threading.Thread(target=steal)
+    thief.start()
+    ran = run(
+        "flow: {id: f, on_failure: continue, locks: {scope: flow, ttl_seconds: 0.3}}\n"
+        "jobs:\n"
+        "  - {id: a, steps: [{id: s, type: sleepy, inputs: {seconds: 30}}]}\n"
+        "  - {id: b, steps: [{id: t, type: token}]}\n"
+    )
+    thief.join()
+    assert ran.result.exit_code == 1
+    rows = ran.steps()
+    assert rows["s"].error is not None
+    assert rows["s"].error.failure_class == "lost_lock"
+    assert "t" not in rows
+    assert ran.named("run_summary")[0]["jobs"][1]["reason"] == "run stopped: lock flow:f was lost"
+    assert ran.events.names()[-1] == "run_summary"
+
+
+def test_flow_lock_release_comes_before_the_end_events(run: RunFlow) -> None:
+    ran = run(
+        "flow: {id: f, locks: {scope: flow}}\njobs:\n  - {id: a, steps: [{id: s, type: token}]}\n"
+    )
+    names = ran.events.names()
+    assert names[-3:] == ["lock_released", "run_end", "run_summary"]
+
+
+def test_signal_during_a_retry_delay_records_an_interrupted_attempt(
+    run: RunFlow, tmp_path: Path
+) -> None:
+    import signal
+
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    timer.start()
+    ran = run(
+        f"""
+        flow: {{id: f}}
+        jobs:
+          - id: a
+            steps:
+              - id: s
+                type: flaky
+                inputs: {{counter: "{tmp_path / "n"}"}}
+                retry: {{max_attempts: 3, delay_seconds: 30}}
+        """
+    )
+    timer.join()
+    assert ran.result.exit_code == 143
+    assert ran.attempts("s") == [(1, "FAILED"), (2, "FAILED")]
+    step = ran.steps()["s"]
+    assert step.error is not None
+    assert (step.attempt, step.error.failure_class, step.error.cls) == (
+        2,
+        "interrupted",
+        "StepInterrupted",
+    )
+    assert [e["failure_class"] for e in ran.named("step_error")] == ["interrupted"]

@@ -229,7 +229,7 @@ def test_templated_integer_in_flow_block_is_rendered_then_checked(validate: Vali
     assert validate(text, env={"TTL": "120"}).ok
     bad = validate(text, env={"TTL": "soon"})
     assert [(e.code, e.loc, e.line) for e in bad.errors] == [
-        ("schema:int_parsing", "flow.locks.ttl_seconds", 3)
+        ("schema:float_parsing", "flow.locks.ttl_seconds", 3)
     ]
 
 

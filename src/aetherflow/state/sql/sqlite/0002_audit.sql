@@ -1,4 +1,7 @@
--- Schema version 2: an audit trail of operator actions (forced lock releases).
+-- Schema version 2: an audit trail of operator actions (forced lock releases), and the
+-- identity of the process holding a lease (re-entrancy is only for a previous process).
+ALTER TABLE leases ADD COLUMN instance TEXT NOT NULL DEFAULT '';
+
 CREATE TABLE audit (
     id      INTEGER PRIMARY KEY AUTOINCREMENT,
     at      INTEGER NOT NULL,   -- UTC epoch milliseconds

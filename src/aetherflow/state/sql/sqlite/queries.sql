@@ -110,10 +110,13 @@ DELETE FROM steps
 WHERE flow_id = :flow_id AND run_id = :run_id AND job_id = :job_id AND step_id = :step_id;
 
 -- name: lease_is_held
--- A live lease blocks the caller unless it is re-entrant for the caller's own run.
+-- A live lease blocks the caller unless it is re-entrant for the caller's own run and was taken
+-- by another (previous, crashed) process of that run: the caller holds the run lease, so that
+-- process is gone. The same process asking again (a nested lock on the same key) is blocked.
 SELECT 1 FROM leases
 WHERE key = :key AND expires_at > :now
-  AND NOT (:reentrant_run AND run_id = :run_id AND flow_id = :flow_id);
+  AND NOT (:reentrant_run AND run_id = :run_id AND flow_id = :flow_id
+           AND instance != :instance);
 
 -- name: bump_fencing
 INSERT INTO fencing (key, token) VALUES (:key, 1)
@@ -123,10 +126,10 @@ ON CONFLICT (key) DO UPDATE SET token = token + 1;
 SELECT token FROM fencing WHERE key = :key;
 
 -- name: put_lease
-INSERT INTO leases (key, token, run_id, flow_id, job_id, step_id, host, pid, acquired_at,
-                    expires_at)
-VALUES (:key, :token, :run_id, :flow_id, :job_id, :step_id, :host, :pid, :acquired_at,
-        :expires_at)
+INSERT INTO leases (key, token, run_id, flow_id, job_id, step_id, host, pid, instance,
+                    acquired_at, expires_at)
+VALUES (:key, :token, :run_id, :flow_id, :job_id, :step_id, :host, :pid, :instance,
+        :acquired_at, :expires_at)
 ON CONFLICT (key) DO UPDATE SET
     token = excluded.token,
     run_id = excluded.run_id,
@@ -135,6 +138,7 @@ ON CONFLICT (key) DO UPDATE SET
     step_id = excluded.step_id,
     host = excluded.host,
     pid = excluded.pid,
+    instance = excluded.instance,
     acquired_at = excluded.acquired_at,
     expires_at = excluded.expires_at;
 
