@@ -16,6 +16,7 @@ _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message
 
 
 _EVENT_ATTRS = {"event", "event_fields", "event_ts_ms"}
+_PROCESS_OUTPUT = {"external_process_stdout", "external_process_stderr"}
 EVENT_SCHEMA_VERSION = 1
 
 
@@ -81,8 +82,9 @@ class TextFormatter(logging.Formatter):
 
     converter = time.gmtime  # type: ignore[assignment]  # typeshed's signature is narrower
 
-    def __init__(self) -> None:
+    def __init__(self, *, interactive: bool = False) -> None:
         super().__init__("%(asctime)s.%(msecs)03dZ %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
+        self.interactive = interactive
         self._second = -1
         self._second_text = ""
 
@@ -101,6 +103,11 @@ class TextFormatter(logging.Formatter):
                 record.msg, record.args = self._event_text(event, record), ()
             return ACTIVE.redact(super().format(record))
         epoch_ms = getattr(record, "event_ts_ms", None) or int(record.created * 1000)
+        if self.interactive and event in _PROCESS_OUTPUT:
+            fields = getattr(record, "event_fields", {}) or {}
+            prefix = f"[{fields.get('job_id')}/{fields.get('step_id')}]"
+            clock = self._timestamp(epoch_ms)[11:19]
+            return ACTIVE.redact(f"{clock} {prefix} {fields.get('message', '')}")
         line = f"{self._timestamp(epoch_ms)} {record.levelname} {self._event_text(event, record)}"
         return ACTIVE.redact(line)
 
@@ -117,7 +124,10 @@ class TextFormatter(logging.Formatter):
 def configure_logging(level: str, fmt: str) -> None:
     """Send AetherFlow's logs to stderr in ``fmt`` (``text`` or ``json``) at ``level``."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    interactive = sys.stderr.isatty()
+    handler.setFormatter(
+        JsonFormatter() if fmt == "json" else TextFormatter(interactive=interactive)
+    )
     root = logging.getLogger("aetherflow")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -1,5 +1,9 @@
 """Where a child's stdout/stderr go: inherit, capture (bounded, keeps the tail), file, discard.
 
+``inherit`` on an interactive terminal becomes ``live``: the output is read line by line and
+shown through ``external_process_stdout``/``_stderr`` events (the text log renders them with a
+``[job/step]`` prefix), so parallel output stays attributable.
+
 Captured output is read by one thread per stream while the child runs and is only looked at
 after the threads finished (the predecessor read it before joining them). Capture keeps the
 **last** ``max_capture_bytes`` — what an operator needs from a failure. Each captured line is
@@ -52,9 +56,15 @@ class StreamReader(threading.Thread):
     """Drains one pipe into a :class:`TailBuffer`, reporting lines through ``on_line``."""
 
     def __init__(
-        self, stream: IO[bytes], limit: int, on_line: Callable[[str], None] | None
+        self,
+        stream: IO[bytes],
+        limit: int,
+        on_line: Callable[[str], None] | None,
+        *,
+        max_events: int | None = MAX_LINE_EVENTS,
     ) -> None:
         super().__init__(daemon=True, name="aetherflow-capture")
+        self.max_events = max_events
         self.stream = stream
         self.buffer = TailBuffer(limit)
         self.on_line = on_line
@@ -83,7 +93,7 @@ class StreamReader(threading.Thread):
             self._emit(line)
 
     def _emit(self, line: bytes) -> None:
-        if self.lines_reported >= MAX_LINE_EVENTS:
+        if self.max_events is not None and self.lines_reported >= self.max_events:
             self.lines_dropped += 1
             return
         self.lines_reported += 1
@@ -111,7 +121,7 @@ class StreamPlan:
 
     def popen_target(self) -> Any:
         """The ``stdout=``/``stderr=`` argument for ``Popen``."""
-        if self.mode == "capture":
+        if self.mode in ("capture", "live"):
             return subprocess.PIPE
         if self.mode == "discard":
             return subprocess.DEVNULL
@@ -120,9 +130,14 @@ class StreamPlan:
         return None  # inherit
 
     def start(self, stream: IO[bytes] | None) -> None:
-        """Start draining the pipe (capture mode)."""
-        if self.mode == "capture" and stream is not None:
-            self.reader = StreamReader(stream, self.limit, self.on_line)
+        """Start draining the pipe (capture and live modes)."""
+        if self.mode in ("capture", "live") and stream is not None:
+            self.reader = StreamReader(
+                stream,
+                self.limit,
+                self.on_line,
+                max_events=None if self.mode == "live" else MAX_LINE_EVENTS,
+            )
             self.reader.start()
 
     def finish(self) -> str | None:
@@ -130,7 +145,7 @@ class StreamPlan:
         if self.reader is None:
             return None
         self.reader.join()
-        return self.reader.buffer.text()
+        return self.reader.buffer.text() if self.mode == "capture" else None
 
 
 def open_log_file(path: Path, attempt: int, display: str) -> IO[bytes]:

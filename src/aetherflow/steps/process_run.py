@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shlex
 import shutil
 import subprocess
@@ -48,6 +49,11 @@ def _prepare_atomic(box: Sandbox, params: ExternalProcessInputs) -> Path | None:
     return temp
 
 
+def _live(mode: str, fd: int) -> str:
+    """``inherit`` on an interactive terminal streams lines as events with a step prefix."""
+    return "live" if mode == "inherit" and os.isatty(fd) else mode
+
+
 def _plans(
     step: Step, params: ExternalProcessInputs, log_file: IO[bytes] | None, attempt: int
 ) -> tuple[StreamPlan, StreamPlan]:
@@ -69,13 +75,13 @@ def _plans(
 
     limit = params.log.capture_limit
     out = StreamPlan(
-        params.log.stdout,
+        _live(params.log.stdout, 1),
         limit=limit,
         log_file=log_file,
         on_line=reporter("external_process_stdout", logging.INFO),
     )
     err = StreamPlan(
-        params.log.stderr,
+        _live(params.log.stderr, 2),
         limit=limit,
         log_file=log_file,
         on_line=reporter("external_process_stderr", logging.WARNING),
