@@ -120,7 +120,8 @@ def test_enterprise_mode_ignores_ambient_plugin_paths(cli: RunCli, tmp_path: Pat
     assert result.returncode == 0
     names = [s["name"] for s in json.loads(result.stdout)["steps"]]
     assert names == BUILTINS
-    assert "AETHERFLOW_PLUGIN_PATHS is ignored in enterprise mode" in result.stderr
+    assert "is ignored in enterprise mode" in result.stderr
+    assert "AETHERFLOW_PLUGIN_PATHS=" in result.stderr
 
 
 def scheduler_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -165,3 +166,33 @@ def test_scheduler_run_is_refused_honestly(tmp_path: Path) -> None:
     result = scheduler_cli(tmp_path, "run", "x.yaml")
     assert result.returncode == 2
     assert "'run' is not available yet" in result.stderr
+
+
+def test_plugins_hash_prints_the_tree_hash(cli: RunCli, tmp_path: Path) -> None:
+    plugins = write_plugin(tmp_path)
+    result = cli("plugins", "hash", str(plugins), "--files")
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert len(lines[0]) == 64
+    assert lines[1].endswith("  greet.py")
+    missing = cli("plugins", "hash", str(tmp_path / "nope"))
+    assert missing.returncode == 2
+
+
+def test_an_env_file_cannot_switch_enterprise_off(cli: RunCli, tmp_path: Path) -> None:
+    plugins = write_plugin(tmp_path)
+    (tmp_path / "app.env").write_text("AETHERFLOW_MODE=internal_fast\n")
+    files = json.dumps([{"type": "dotenv", "path": str(tmp_path / "app.env")}])
+    result = cli(
+        "plugins",
+        "list",
+        "--json",
+        env={
+            "AETHERFLOW_MODE": "enterprise",
+            "AETHERFLOW_ENV_FILES_JSON": files,
+            "AETHERFLOW_PLUGIN_PATHS": str(plugins),
+        },
+    )
+    names = [s["name"] for s in json.loads(result.stdout)["steps"]]
+    assert "greet" not in names
+    assert "AETHERFLOW_MODE cannot be set by an env file" in result.stderr

@@ -15,6 +15,7 @@ from aetherflow.runtime.registry import REGISTRY, Registry
 from aetherflow.runtime.secrets import SecretsHook, load_secrets_hook
 from aetherflow.runtime.settings import Settings
 from aetherflow.runtime.snapshot import EnvSnapshot, build_snapshot
+from aetherflow.runtime.trust import plugin_plan
 from aetherflow.steps import register_builtin_steps
 
 log = logging.getLogger("aetherflow.cli")
@@ -43,21 +44,32 @@ def bootstrap(environ: Mapping[str, str] | None = None) -> Runtime:
         ConfigError: Invalid settings or env files.
         PluginError: A plugin failed to load in strict mode.
     """
-    env = build_snapshot(process_environ() if environ is None else environ)
+    env = build_snapshot(
+        process_environ() if environ is None else environ,
+        on_ignored=lambda key: _warn(
+            "env_file_key_ignored",
+            key=key,
+            message=f"{key} cannot be set by an env file (the mode is decided before env files)",
+        ),
+    )
     settings = Settings.from_env(env)
     secrets = load_secrets_hook(settings.secrets_module, settings.secrets_path)
     if secrets is not None:
         env = EnvSnapshot(secrets.expand_env(env))
     register_builtin_steps(REGISTRY)
-    plugins: list[LoadedPlugin] = []
-    if settings.enterprise:
-        if settings.plugin_paths:
-            log.warning(
-                "AETHERFLOW_PLUGIN_PATHS is ignored in enterprise mode; plugins load only from "
-                "the bundle manifest's paths.plugins"
-            )
-        plugins += load_entry_points(strict=settings.plugin_strict, allowed=())
-    else:
-        plugins += load_plugin_dirs(settings.plugin_paths, strict=settings.plugin_strict)
-        plugins += load_entry_points(strict=settings.plugin_strict)
+    plan = plugin_plan(enterprise=settings.enterprise, ambient_paths=settings.plugin_paths)
+    for source in plan.ignored:
+        _warn(
+            "plugin_source_ignored",
+            source=source,
+            message=f"{source} is ignored in enterprise mode; plugins load only from the bundle "
+            "manifest's paths.plugins",
+        )
+    plugins = load_plugin_dirs(plan.directories, strict=settings.plugin_strict)
+    plugins += load_entry_points(strict=settings.plugin_strict, allowed=plan.entry_points)
     return Runtime(env=env, settings=settings, registry=REGISTRY, plugins=plugins, secrets=secrets)
+
+
+def _warn(event: str, **fields: str) -> None:
+    """A warning event of the CLI's own (JSON logs keep every line JSON)."""
+    log.warning(fields.get("message", event), extra={"event": event, "event_fields": fields})

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from aetherflow.cli.bootstrap import Runtime, bootstrap
 from aetherflow.cli.output import print_json
-from aetherflow.cli.usage import SubParsers
+from aetherflow.cli.usage import SubParsers, UsageError
+from aetherflow.runtime.trust import tree_files, tree_hash
 
 EXAMPLES = """examples:
   aetherflow plugins list
@@ -36,6 +38,19 @@ def register(sub: SubParsers, common: argparse.ArgumentParser) -> None:
     )
     listing.add_argument("--json", action="store_true", help="print JSON with input schemas")
     listing.set_defaults(handler=run_list)
+    hashing = group.add_parser(
+        "hash",
+        parents=[common],
+        help="print the tree hash of a plugin directory (for enterprise pinning)",
+        description="Print the sha256 to pin a plugin directory with in a bundle manifest: "
+        "paths: {plugins: [{path: DIR, sha256: HASH}]}. --files also lists every file's sha256.",
+        epilog="examples:\n  aetherflow plugins hash plugins/\n"
+        "  aetherflow plugins hash plugins/ --files > plugins.sha256",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    hashing.add_argument("directory", metavar="DIR")
+    hashing.add_argument("--files", action="store_true", help="also list each file's sha256")
+    hashing.set_defaults(handler=run_hash)
 
 
 def _input_schema(cls: type[Any]) -> dict[str, Any] | None:
@@ -86,4 +101,16 @@ def run_list(args: argparse.Namespace) -> int:
         print("(none registered)")
     for conn in info["connectors"]:
         print(f"{conn['kind']}:{conn['driver']}".ljust(28) + conn["origin"])
+    return 0
+
+
+def run_hash(args: argparse.Namespace) -> int:
+    """Print the tree hash (and with ``--files`` every file's hash)."""
+    directory = Path(args.directory)
+    if not directory.is_dir():
+        raise UsageError(f"{directory} is not a directory")
+    print(tree_hash(directory))
+    if args.files:
+        for relative, digest in tree_files(directory):
+            print(f"{digest}  {relative}")
     return 0

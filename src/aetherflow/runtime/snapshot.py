@@ -7,7 +7,7 @@ bundle manifest env files → keys the runner injects → the secrets hook's ``e
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from aetherflow.runtime.envfiles import env_files_from_env, load_env_files
@@ -38,18 +38,27 @@ class EnvSnapshot(Mapping[str, str]):
         return EnvSnapshot({**self._data, **layer})
 
 
+PROTECTED_FROM_ENV_FILES = ("AETHERFLOW_MODE", "AETHERFLOW_ENV_FILES_JSON")
+"""Keys env files cannot set: the trust mode is decided before env files load."""
+
+
 def build_snapshot(
     process_env: Mapping[str, str],
     *,
     injected: Mapping[str, str] | None = None,
     base_dir: Path | None = None,
+    on_ignored: Callable[[str], None] | None = None,
 ) -> EnvSnapshot:
     """Build a snapshot from the process env and the env files it lists.
+
+    Env files cannot switch the mode (``AETHERFLOW_MODE``); such keys are ignored and reported
+    to ``on_ignored``.
 
     Args:
         process_env: The process environment (the CLI passes ``os.environ``).
         injected: Keys the runner injects (applied last).
         base_dir: Where relative env-file paths resolve (the CWD when None).
+        on_ignored: Told the name of every env-file key that was ignored.
 
     Raises:
         ConfigError: An env file is missing or invalid.
@@ -57,7 +66,13 @@ def build_snapshot(
     snapshot = EnvSnapshot(process_env)
     files = env_files_from_env(snapshot)
     if files:
-        snapshot = snapshot.with_layer(load_env_files(files, base_dir=base_dir))
+        layer = load_env_files(files, base_dir=base_dir)
+        for key in PROTECTED_FROM_ENV_FILES:
+            if key in layer:
+                layer.pop(key)
+                if on_ignored is not None:
+                    on_ignored(key)
+        snapshot = snapshot.with_layer(layer)
     if injected:
         snapshot = snapshot.with_layer(injected)
     return snapshot
