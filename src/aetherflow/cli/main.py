@@ -9,7 +9,15 @@ import sys
 from collections.abc import Sequence
 
 from aetherflow import __version__
-from aetherflow.cli import locks_cmd, plugins_cmd, run_cmd, runs_cmd, schema_cmd, validate_cmd
+from aetherflow.cli import (
+    diagnose_cmd,
+    locks_cmd,
+    plugins_cmd,
+    run_cmd,
+    runs_cmd,
+    schema_cmd,
+    validate_cmd,
+)
 from aetherflow.cli.bootstrap import process_environ
 from aetherflow.cli.logs import configure_logging
 from aetherflow.cli.output import error, one_line, set_error_format
@@ -87,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate_cmd.register(sub, common)
     runs_cmd.register(sub, common)
     locks_cmd.register(sub, common)
+    diagnose_cmd.register(sub, common)
     schema_cmd.register(sub, common)
     plugins_cmd.register(sub, common)
     return parser
