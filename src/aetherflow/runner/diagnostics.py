@@ -20,7 +20,14 @@ from aetherflow.runtime.profiles import Profiles, load_profiles, merge_resource
 from aetherflow.runtime.redact import MASK, Redactor, is_secret_name
 from aetherflow.runtime.registry import Registry
 from aetherflow.spec.flow import FlowSpec, ResourceSpec
-from aetherflow.templating.render import Phase, Scope, is_missing, lookup, render_value
+from aetherflow.templating.render import (
+    Phase,
+    Scope,
+    find_path,
+    is_missing,
+    lookup,
+    render_value,
+)
 from aetherflow.templating.tokens import iter_strings, parse_template
 
 
@@ -92,15 +99,6 @@ def _leaves(tree: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str
         yield prefix, tree
 
 
-def _has(tree: Any, path: tuple[str, ...]) -> bool:
-    current = tree
-    for key in path:
-        if not isinstance(current, Mapping) or key not in current:
-            return False
-        current = current[key]
-    return True
-
-
 def explain_resource(
     name: str,
     resource: ResourceSpec,
@@ -125,7 +123,7 @@ def explain_resource(
             shown = MASK if secret else redactor.redact_value(rendered)
             entries[".".join(path)] = {
                 "value": shown,
-                "source": "flow" if _has(own, path) else f"profile:{resource.profile}",
+                "source": "flow" if find_path(own, path)[0] else f"profile:{resource.profile}",
                 "env": sorted({var for _, var, _ in _env_refs(raw)}),
                 "decoded": (section, path) in decoded,
             }

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from aetherflow.errors import ConfigError, ResolverSyntaxError
 from aetherflow.runtime.profiles import MergedResource, Profiles, merge_resource
 from aetherflow.spec.flow import ResourceSpec
-from aetherflow.templating.render import Phase, Scope, render_value
+from aetherflow.templating.render import Phase, Scope, find_path, render_value
 from aetherflow.templating.tokens import has_template_syntax, parse_template
 
 
@@ -84,15 +84,6 @@ def _set_leaf(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
     for key in path[:-1]:
         current = current[key]
     current[path[-1]] = value
-
-
-def _get_leaf(tree: Any, path: tuple[str, ...]) -> tuple[bool, Any]:
-    current = tree
-    for key in path:
-        if not isinstance(current, Mapping) or key not in current:
-            return False, None
-        current = current[key]
-    return True, current
 
 
 class ResourceResolver(Mapping[str, ResolvedResource]):
@@ -167,14 +158,14 @@ class ResourceResolver(Mapping[str, ResolvedResource]):
         sections = {"config": (merged.config, config), "options": (merged.options, options)}
         for section, path in requested:
             raw_tree, rendered = sections[section]
-            found_raw, raw = _get_leaf(raw_tree, path)
+            found_raw, raw = find_path(raw_tree, path)
             templated = found_raw and isinstance(raw, str) and has_template_syntax(raw)
             if templated and parse_template(raw).whole is None:
                 raise ResolverSyntaxError(
                     f"decode target resources.{merged.name}.{section}.{'.'.join(path)} must be "
                     "a standalone template token like '{{TOKEN}}' (no prefix/suffix)"
                 )
-            found, value = _get_leaf(rendered, path)
+            found, value = find_path(rendered, path)
             if not found or not isinstance(value, str):
                 continue
             decoded = self._secrets.decode(value)

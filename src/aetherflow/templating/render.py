@@ -87,6 +87,14 @@ def lookup(roots: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     return current
 
 
+def find_path(tree: Any, path: tuple[str, ...]) -> tuple[bool, Any]:
+    """``(found, value)`` of ``path`` walked through nested mappings (no missing-value rules)."""
+    value = lookup(tree, path) if isinstance(tree, Mapping) else _MISSING
+    if not path:
+        return True, tree
+    return (False, None) if value is _MISSING else (True, value)
+
+
 def is_missing(value: Any) -> bool:
     """True for the MISSING marker and for the empty string (which counts as missing)."""
     return value is _MISSING or (isinstance(value, str) and value == "")

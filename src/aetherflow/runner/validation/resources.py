@@ -14,7 +14,7 @@ from aetherflow.runtime.profiles import Profiles, merge_decode
 from aetherflow.runtime.registry import Registry
 from aetherflow.spec.flow import DecodeSpec
 from aetherflow.spec.issues import did_you_mean
-from aetherflow.templating.render import Phase
+from aetherflow.templating.render import Phase, find_path
 from aetherflow.templating.tokens import has_template_syntax, parse_template
 
 
@@ -106,15 +106,6 @@ def _scan_profile(
         scan_templates(value, ("profiles", name, section), rules, target)
 
 
-def _lookup(tree: Any, path: tuple[str, ...]) -> tuple[bool, Any]:
-    current = tree
-    for key in path:
-        if not isinstance(current, Mapping) or key not in current:
-            return False, None
-        current = current[key]
-    return True, current
-
-
 def _check_decode(
     resource: Mapping[str, Any],
     profile_decode: DecodeSpec,
@@ -140,9 +131,9 @@ def _check_decode(
             "decode(value)",
         )
     for section, path in requested:
-        found, value = _lookup(resource.get(section), path)
+        found, value = find_path(resource.get(section), path)
         if not found:
-            found, value = _lookup(profile_sections.get(section), path)
+            found, value = find_path(profile_sections.get(section), path)
         if not (found and isinstance(value, str) and has_template_syntax(value)):
             continue
         if not _is_standalone_token(value):
