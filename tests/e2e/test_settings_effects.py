@@ -714,3 +714,41 @@ def test_profiles_file_and_json_together_conflict(
     explained = cli("explain", str(flow), env=env)
     assert explained.returncode == 2
     assert "semantic:profiles_source_conflict" in explained.stdout
+
+
+def test_log_settings_from_an_env_file_apply(cli: RunCli, tmp_path: Path) -> None:
+    """AETHERFLOW_LOG_FORMAT/LEVEL in an env file take effect (unless given on the command line)."""
+    (tmp_path / "app.env").write_text("AETHERFLOW_LOG_FORMAT=json\nAETHERFLOW_LOG_LEVEL=WARNING\n")
+    files = json.dumps([{"type": "dotenv", "path": str(tmp_path / "app.env")}])
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(
+        f"flow: {{id: lf, state: {{path: '{tmp_path / 's.db'}'}}}}\n"
+        "jobs:\n  - {id: a, steps: [{id: b, type: boom}]}\n"
+    )
+    env = {"AETHERFLOW_ENV_FILES_JSON": files, "AETHERFLOW_PLUGIN_PATHS": str(TESTKIT)}
+    result = cli("run", str(flow), env=env)
+    lines = result.stderr.splitlines()
+    assert lines
+    events = [json.loads(line)["event"] for line in lines]
+    assert "step_start" not in events  # INFO is below WARNING
+    assert "step_error" in events
+    explicit = cli("run", str(flow), "--log-format", "text", env=env)
+    assert not explicit.stderr.lstrip().startswith("{")
+
+
+def test_profiles_from_the_settings_module_apply(cli: RunCli, tmp_path: Path) -> None:
+    (tmp_path / "mysettings.py").write_text(
+        'SETTINGS = {\'profiles_json\': \'{"prod": {"config": {"host": "from-module"}}}\'}\n'
+    )
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(
+        "flow: {id: pm}\nresources:\n  wh: {kind: db, driver: counting, profile: prod}\njobs: []\n"
+    )
+    env = {
+        "AETHERFLOW_SETTINGS_MODULE": "mysettings",
+        "PYTHONPATH": str(tmp_path),
+        "AETHERFLOW_PLUGIN_PATHS": str(SETTINGS_KIT),
+    }
+    result = cli("explain", str(flow), "--json", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["resources"]["wh"]["config"]["host"]["value"] == "from-module"

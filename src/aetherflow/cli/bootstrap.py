@@ -10,6 +10,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from aetherflow.cli.logs import apply_settings
+from aetherflow.cli.output import set_error_format
 from aetherflow.runtime.plugins import LoadedPlugin, load_entry_points, load_plugin_dirs
 from aetherflow.runtime.registry import REGISTRY, Registry
 from aetherflow.runtime.secrets import SecretsHook, load_secrets_hook
@@ -53,6 +55,8 @@ def bootstrap(environ: Mapping[str, str] | None = None) -> Runtime:
         ),
     )
     settings = Settings.from_env(env)
+    # Env files and AETHERFLOW_SETTINGS_MODULE may set the log level/format too.
+    set_error_format(apply_settings(settings.log_level, settings.log_format))
     secrets = load_secrets_hook(settings.secrets_module, settings.secrets_path)
     if secrets is not None:
         env = EnvSnapshot(secrets.expand_env(env))

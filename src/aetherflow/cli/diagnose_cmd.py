@@ -24,6 +24,7 @@ from aetherflow.runner.diagnostics import (
 from aetherflow.runner.engine import state_location
 from aetherflow.runner.resources import ResourceResolver
 from aetherflow.runner.validation import ValidationOptions, validate_flow_file
+from aetherflow.runtime.profiles import profile_vars
 from aetherflow.runtime.redact import Redactor
 from aetherflow.spec.flow import FlowSpec
 
@@ -70,6 +71,10 @@ def register(sub: SubParsers, common: argparse.ArgumentParser) -> None:
     explain.set_defaults(handler=run_explain)
 
 
+def _profile_env(runtime: Runtime) -> dict[str, str]:
+    return profile_vars(runtime.settings.profiles_file, runtime.settings.profiles_json)
+
+
 def _load(path: str, runtime: Runtime, report: DoctorReport | None) -> FlowSpec | None:
     options = ValidationOptions(
         env=runtime.env,
@@ -77,6 +82,7 @@ def _load(path: str, runtime: Runtime, report: DoctorReport | None) -> FlowSpec 
         env_strict=False,
         secrets_configured=runtime.secrets is not None,
         work_root=runtime.settings.work_root,
+        profiles_env=_profile_env(runtime),
     )
     validation = validate_flow_file(path, options)
     if validation.flow is None:
@@ -91,7 +97,7 @@ def _load(path: str, runtime: Runtime, report: DoctorReport | None) -> FlowSpec 
 def _connect(flow: FlowSpec, runtime: Runtime, report: DoctorReport) -> None:
     resolver = ResourceResolver(
         flow.resources,
-        profiles=load_profiles_for(report, runtime.env),
+        profiles=load_profiles_for(report, _profile_env(runtime)),
         env=runtime.env,
         secrets=runtime.secrets,
     )
@@ -136,7 +142,11 @@ def run_doctor(args: argparse.Namespace) -> int:
             report.errors.append(f"plugin path {directory} does not exist")
     flow = _load(path, runtime, report)
     if flow is not None:
-        report.missing_env = missing_env(flow, load_profiles_for(report, runtime.env), runtime.env)
+        report.missing_env = missing_env(
+            flow,
+            load_profiles_for(report, _profile_env(runtime)),
+            runtime.env,
+        )
         check_state_location(Path(state_location(flow, runtime.settings)), report)
         check_connector_libraries(flow, runtime.registry, report)
         if args.connect and not report.missing_env:
@@ -170,7 +180,7 @@ def run_explain(args: argparse.Namespace) -> int:
         return 2
     redactor = Redactor()
     redactor.add_env(runtime.env, runtime.settings.secret_env_patterns)
-    profiles = load_profiles_for(report, runtime.env)
+    profiles = load_profiles_for(report, _profile_env(runtime))
     resources = {
         name: explain_resource(name, resource, profiles, runtime.env, redactor)
         for name, resource in flow.resources.items()

@@ -121,8 +121,37 @@ class TextFormatter(logging.Formatter):
         return " ".join(parts)
 
 
-def configure_logging(level: str, fmt: str) -> None:
-    """Send AetherFlow's logs to stderr in ``fmt`` (``text`` or ``json``) at ``level``."""
+_explicit = {"level": False, "format": False}
+
+
+def configure_logging(
+    level: str, fmt: str, *, explicit_level: bool = False, explicit_format: bool = False
+) -> None:
+    """Send AetherFlow's logs to stderr in ``fmt`` (``text`` or ``json``) at ``level``.
+
+    ``explicit_*`` marks values given on the command line: :func:`apply_settings` (the settings
+    of the env snapshot, env files included) does not override them.
+    """
+    _explicit["level"] = explicit_level
+    _explicit["format"] = explicit_format
+    _install(level, fmt)
+
+
+def apply_settings(level: str, fmt: str) -> str:
+    """Re-apply level/format from the run's settings where the command line did not set them;
+    the effective format."""
+    root = logging.getLogger("aetherflow")
+    current_level = logging.getLevelName(root.level)
+    handler = root.handlers[0] if root.handlers else None
+    current_format = "json" if handler and isinstance(handler.formatter, JsonFormatter) else "text"
+    new_level = current_level if _explicit["level"] else level.upper()
+    new_format = current_format if _explicit["format"] else fmt
+    if (new_level, new_format) != (current_level, current_format):
+        _install(new_level, new_format)
+    return new_format
+
+
+def _install(level: str, fmt: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     interactive = sys.stderr.isatty()
     handler.setFormatter(

@@ -110,7 +110,12 @@ def _setup_logging(args: argparse.Namespace) -> str:
     level = level.upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise UsageError(f"unknown log level {level!r}; use DEBUG, INFO, WARNING or ERROR")
-    configure_logging(level, "json" if fmt == "json" else "text")
+    configure_logging(
+        level,
+        "json" if fmt == "json" else "text",
+        explicit_level=bool(getattr(args, "log_level", None) or getattr(args, "quiet", False)),
+        explicit_format=bool(getattr(args, "log_format", None)),
+    )
     set_error_format("json" if fmt == "json" else "text")
     return level
 

@@ -10,6 +10,7 @@ from aetherflow.cli.output import one_line, print_json
 from aetherflow.cli.usage import SubParsers
 from aetherflow.errors import Issue
 from aetherflow.runner.validation import ValidationOptions, validate_flow_file
+from aetherflow.runtime.profiles import profile_vars
 
 EXAMPLES = """examples:
   aetherflow validate flows/nightly.yaml
@@ -52,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         env_strict=runtime.settings.validate_env_strict,
         secrets_configured=runtime.secrets is not None,
         work_root=runtime.settings.work_root,
+        profiles_env=profile_vars(runtime.settings.profiles_file, runtime.settings.profiles_json),
     )
     report = validate_flow_file(path, options)
     if args.json:

@@ -37,7 +37,7 @@ from aetherflow.runner.resume import Drift, OnDrift, Recorded, find_drift
 from aetherflow.runner.runstate import LeaseLostError, RunState, elapsed_ms
 from aetherflow.runner.validation import ValidationOptions
 from aetherflow.runtime.plugins import LoadedPlugin
-from aetherflow.runtime.profiles import load_profiles
+from aetherflow.runtime.profiles import load_profiles, profile_vars
 from aetherflow.runtime.redact import ACTIVE, Redactor
 from aetherflow.runtime.registry import Registry
 from aetherflow.runtime.settings import Settings
@@ -145,6 +145,7 @@ def run_flow(req: RunRequest) -> RunResult:
         env_strict=req.settings.validate_env_strict,
         secrets_configured=req.secrets is not None,
         work_root=req.settings.work_root,
+        profiles_env=profile_vars(req.settings.profiles_file, req.settings.profiles_json),
     )
     loaded = load_flow(req.flow_path, options)
     flow = loaded.spec
@@ -258,7 +259,9 @@ def _build_state(
     work_root = Path(flow.flow.workspace.root or req.settings.work_root)
     resolver = ResourceResolver(
         flow.resources,
-        profiles=load_profiles(req.env),
+        profiles=load_profiles(
+            profile_vars(req.settings.profiles_file, req.settings.profiles_json)
+        ),
         env=req.env,
         secrets=req.secrets,
         on_secret=redactor.add,

@@ -48,6 +48,12 @@ class Profiles:
         return bool(self.source)
 
 
+def profile_vars(profiles_file: str | None, profiles_json: str | None) -> dict[str, str]:
+    """The profile source variables as an env mapping (from Settings, which includes
+    ``AETHERFLOW_SETTINGS_MODULE`` overrides)."""
+    return {PROFILES_FILE_VAR: profiles_file or "", PROFILES_JSON_VAR: profiles_json or ""}
+
+
 def load_profiles(env: Mapping[str, str]) -> Profiles:
     """Load the profiles configured in ``env``.
 

@@ -47,6 +47,7 @@ class ValidationOptions:
         env_strict: ``AETHERFLOW_VALIDATE_ENV_STRICT``: missing env is an error.
         secrets_configured: A secrets hook is configured (decode is allowed).
         work_root: ``AETHERFLOW_WORK_ROOT`` (the default workspace root).
+        profiles_env: Where the profiles source is named (default: ``env``).
     """
 
     env: Mapping[str, str]
@@ -54,6 +55,7 @@ class ValidationOptions:
     env_strict: bool = False
     secrets_configured: bool = False
     work_root: str = DEFAULT_WORK_ROOT
+    profiles_env: Mapping[str, str] | None = None
 
 
 def validate_flow_file(
@@ -105,7 +107,9 @@ def validate_loaded(
     check_depends_on(jobs, out)
     check_when(jobs, out)
     _check_steps(jobs, data, options, rules, out)
-    profiles = _load_profiles(options.env, out)
+    profiles = _load_profiles(
+        options.profiles_env if options.profiles_env is not None else options.env, out
+    )
     check_resources(
         data,
         registry=options.registry,
