@@ -94,6 +94,7 @@ def split_statements(script: str) -> list[str]:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, functools.partial(sql_text, "sqlite", "0001_initial.sql")),
     Migration(2, functools.partial(sql_text, "sqlite", "0002_audit.sql")),
+    Migration(3, functools.partial(sql_text, "sqlite", "0003_lease_instance.sql")),
 )
 
 

@@ -32,7 +32,7 @@ from aetherflow.state.records import (
     StepRecord,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class StateStore(Protocol):

@@ -1,7 +1,4 @@
--- Schema version 2: an audit trail of operator actions (forced lock releases), and the
--- identity of the process holding a lease (re-entrancy is only for a previous process).
-ALTER TABLE leases ADD COLUMN instance TEXT NOT NULL DEFAULT '';
-
+-- Schema version 2: an audit trail of operator actions (forced lock releases).
 CREATE TABLE audit (
     id      INTEGER PRIMARY KEY AUTOINCREMENT,
     at      INTEGER NOT NULL,   -- UTC epoch milliseconds
