@@ -262,6 +262,14 @@ class StepTimeout(StepError):
     failure_class_default = "timeout"
 
 
+class ProcessTimeout(StepTimeout):
+    """A child process exceeded the ``timeout_seconds`` given for the process itself.
+
+    Distinct from a step's own ``timeout_seconds`` (plain :class:`StepTimeout`), so a step that
+    retries its process on a timeout does not swallow the step's deadline.
+    """
+
+
 class StepInterrupted(StepError):
     """A step was interrupted by SIGTERM or SIGINT."""
 

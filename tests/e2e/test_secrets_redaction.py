@@ -160,3 +160,21 @@ def test_no_form_of_the_secret_leaks(cli: RunCli, tmp_path: Path, log_format: st
     if log_format == "json":
         for line in result.stderr.splitlines():
             json.loads(line)
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_cli_error_lines_are_redacted(cli: RunCli, tmp_path: Path, log_format: str) -> None:
+    secret = "hunter2-vault-xyz"
+    state = tmp_path / "missing" / secret / "state.sqlite"
+    result = cli(
+        "runs",
+        "list",
+        "--state",
+        str(state),
+        "--log-format",
+        log_format,
+        env={"WAREHOUSE_PASSWORD": secret},
+    )
+    assert result.returncode == 2
+    assert secret not in result.stderr
+    assert f"{tmp_path / 'missing' / '***' / 'state.sqlite'}" in result.stderr

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from aetherflow.cli.logs import apply_settings
 from aetherflow.cli.output import set_error_format
 from aetherflow.runtime.plugins import LoadedPlugin, load_entry_points, load_plugin_dirs
+from aetherflow.runtime.redact import ACTIVE, Redactor
 from aetherflow.runtime.registry import REGISTRY, Registry
 from aetherflow.runtime.secrets import SecretsHook, load_secrets_hook
 from aetherflow.runtime.settings import Settings
@@ -32,6 +33,7 @@ class Runtime:
     registry: Registry = field(default_factory=lambda: REGISTRY)
     plugins: list[LoadedPlugin] = field(default_factory=list)
     secrets: SecretsHook | None = None
+    redactor: Redactor = field(default_factory=Redactor)
 
 
 def process_environ() -> dict[str, str]:
@@ -60,6 +62,9 @@ def bootstrap(environ: Mapping[str, str] | None = None) -> Runtime:
     secrets = load_secrets_hook(settings.secrets_module, settings.secrets_path)
     if secrets is not None:
         env = EnvSnapshot(secrets.expand_env(env))
+    redactor = Redactor()
+    redactor.add_env(env, settings.secret_env_patterns)
+    ACTIVE.set_process(redactor)  # error lines and logs of the command itself
     register_builtin_steps(REGISTRY)
     plan = plugin_plan(enterprise=settings.enterprise, ambient_paths=settings.plugin_paths)
     for source in plan.ignored:
@@ -71,7 +76,14 @@ def bootstrap(environ: Mapping[str, str] | None = None) -> Runtime:
         )
     plugins = load_plugin_dirs(plan.directories, strict=settings.plugin_strict)
     plugins += load_entry_points(strict=settings.plugin_strict, allowed=plan.entry_points)
-    return Runtime(env=env, settings=settings, registry=REGISTRY, plugins=plugins, secrets=secrets)
+    return Runtime(
+        env=env,
+        settings=settings,
+        registry=REGISTRY,
+        plugins=plugins,
+        secrets=secrets,
+        redactor=redactor,
+    )
 
 
 def _warn(event: str, **fields: str) -> None:

@@ -7,6 +7,7 @@ import sys
 import time
 from typing import Any
 
+from aetherflow.runtime.redact import ACTIVE
 from aetherflow.templating.text import json_default
 
 
@@ -34,7 +35,10 @@ def error(
 
     Text mode: ``aetherflow: error: <message>`` (then one ``- file:line:col ...`` line per
     issue). JSON mode: one ``cli_error`` event object, so every stderr line stays JSON.
+    Known secrets (env keys matching the secret patterns, decoded values) are redacted.
     """
+    message = ACTIVE.redact(message)
+    issues = [{**i, "msg": ACTIVE.redact(str(i.get("msg", "")))} for i in issues or []] or issues
     if _error_format["value"] == "json":
         payload: dict[str, Any] = {
             "ts_ms": time.time_ns() // 1_000_000,

@@ -125,6 +125,7 @@ def run_command(args: argparse.Namespace) -> int:
         must_exist=args.must_exist,
         observers=observers(runtime),
         secrets=runtime.secrets,
+        redactor=runtime.redactor,
     )
     result = run_flow(request)
     if args.plan:

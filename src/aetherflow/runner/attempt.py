@@ -95,6 +95,7 @@ def _execute(rs: RunState, call: StepCall, scope: Scope) -> tuple[StepStatus, An
         instance = cls(step.id, inputs, rs.ctx, job.id)
     except ValidationError as exc:
         raise _inputs_error(step, exc) from exc
+    instance.record_id = call.record_id
     try:
         instance.validate()
     except ValueError as exc:  # the predecessor's required_inputs check: an input problem
@@ -109,7 +110,9 @@ def error_info(exc: BaseException, rs: RunState) -> ErrorInfo:
     failure = getattr(exc, "failure_class", None) or (
         "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
     )
-    message = str(exc) or type(exc).__name__
+    message = str(exc) or (
+        "interrupted by SIGINT" if isinstance(exc, KeyboardInterrupt) else type(exc).__name__
+    )
     return ErrorInfo(cls=type(exc).__name__, message=rs.redact(message), failure_class=failure)
 
 

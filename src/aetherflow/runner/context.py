@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from aetherflow.errors import StateError
+from aetherflow.runner.lease import process_instance
 from aetherflow.runtime.sandbox import Sandbox
 from aetherflow.runtime.settings import Settings
 from aetherflow.spec.base import is_valid_id
@@ -119,7 +120,7 @@ class RunContext:
             flow_id=self.flow_id,
             host=socket.gethostname(),
             pid=os.getpid(),
-            instance=f"ctx-{os.getpid()}-{id(self)}",
+            instance=process_instance(),
         )
         lease = self.state.acquire_lease(key, holder, ttl_seconds * 1000, reentrant_run=True)
         if lease is None:

@@ -84,6 +84,9 @@ class RunRequest:
     observers: Sequence[Observer] = ()
     clock: Clock | None = None
     secrets: SecretsHook | None = None
+    redactor: Redactor | None = None
+    """Where the run registers its secrets (the CLI passes its own, so that its final messages
+    stay redacted after the run); a new one when None."""
     host: str = field(default_factory=socket.gethostname)
     pid: int = field(default_factory=os.getpid)
 
@@ -252,7 +255,7 @@ def _build_state(
     lease: RunLease,
     interrupts: Interrupts,
 ) -> RunState:
-    redactor = Redactor()
+    redactor = req.redactor if req.redactor is not None else Redactor()
     redactor.add_env(req.env, req.settings.secret_env_patterns)
     bus = EventBus(req.observers, flow_id=flow.flow.id, run_id=run_id, redact=redactor.redact_value)
     layout = flow.flow.workspace.resolved_layout()

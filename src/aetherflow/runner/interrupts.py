@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
-from aetherflow.errors import StepInterrupted, StepTimeout
+from aetherflow.errors import ProcessTimeout, StepInterrupted, StepTimeout
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class Interrupts:
         self._deadlines: list[_Deadline] = []
         self._seq = 0
         self._groups: set[int] = set()
+        self._signalled: set[int] = set()
         self._previous: dict[int, Any] = {}
         self._installed = False
         self._sigint_seen = False
@@ -102,9 +103,17 @@ class Interrupts:
     def untrack_group(self, pgid: int) -> None:
         """The group is gone; stop tracking it."""
         self._groups.discard(pgid)
+        self._signalled.discard(pgid)
+
+    def was_signalled(self, pgid: int) -> bool:
+        """True when the group already got SIGTERM from a signal to the run."""
+        return pgid in self._signalled
 
     def _terminate_groups(self) -> None:
         for pgid in list(self._groups):
+            if pgid in self._signalled:
+                continue
+            self._signalled.add(pgid)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGTERM)
 
@@ -114,7 +123,7 @@ class Interrupts:
             if self._sigint_seen:
                 os._exit(130)  # a second Ctrl-C: the operator wants out now
             self._sigint_seen = True
-            self._set(KeyboardInterrupt(), signum)
+            self._set(KeyboardInterrupt("interrupted by SIGINT"), signum)
         elif signum == signal.SIGTERM:
             self._set(StepInterrupted("interrupted by SIGTERM"), signum)
         elif signum == signal.SIGALRM:
@@ -208,3 +217,8 @@ class Interrupts:
 def timeout_error(what: str, seconds: float) -> StepTimeout:
     """The exception of an exceeded ``timeout_seconds``."""
     return StepTimeout(f"{what} exceeded timeout_seconds={seconds:g}")
+
+
+def process_timeout_error(what: str, seconds: float) -> ProcessTimeout:
+    """The exception of a child process that exceeded its own ``timeout_seconds``."""
+    return ProcessTimeout(f"{what} exceeded timeout_seconds={seconds:g}")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from aetherflow.runner.interrupts import Interrupts, timeout_error
+from aetherflow.runner.interrupts import Interrupts, process_timeout_error
 
 DEFAULT_KILL_GRACE_SECONDS = 15.0
 
@@ -66,11 +66,18 @@ def group_alive(pgid: int) -> bool:
     return True if living is None else living
 
 
-def terminate_group(proc: subprocess.Popen[Any], grace_seconds: float) -> None:
-    """SIGTERM the child's process group, wait up to ``grace_seconds``, then SIGKILL it."""
+def terminate_group(
+    proc: subprocess.Popen[Any], grace_seconds: float, *, term_sent: bool = False
+) -> None:
+    """SIGTERM the child's process group, wait up to ``grace_seconds``, then SIGKILL it.
+
+    ``term_sent``: the group got SIGTERM already (forwarded from a signal to the run); a second
+    SIGTERM could cut short a child's own graceful shutdown, so only the wait and SIGKILL follow.
+    """
     pgid = proc.pid
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGTERM)
+    if not term_sent:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGTERM)
     deadline = time.monotonic() + grace_seconds
     while time.monotonic() < deadline:
         proc.poll()  # reap the direct child so a zombie does not count as alive
@@ -121,18 +128,22 @@ def run_process(
         cwd: Working directory.
         stdout: Where the child's stdout goes (``subprocess`` semantics).
         stderr: Where the child's stderr goes.
-        timeout_seconds: End the group after this long (``StepTimeout``).
+        timeout_seconds: End the group after this long (``ProcessTimeout``).
         kill_grace_seconds: Between SIGTERM and SIGKILL of the group.
         interrupts: The run's controller (signals reach the group; a timeout of the step or a
             lost lock interrupts the wait).
         what: Names the process in errors.
         on_start: Called with the ``Popen`` right after the start (to drain pipes).
 
+    When the child exits while other members of its group still run (``sh -c 'a & b'``), those
+    are ended too (SIGTERM, grace, SIGKILL): nothing the step started outlives it, and no
+    leftover holds the capture pipes open.
+
     Returns:
         The exit code and pid.
 
     Raises:
-        StepTimeout: ``timeout_seconds`` passed (the group was ended).
+        ProcessTimeout: ``timeout_seconds`` passed (the group was ended).
         BaseException: Whatever interrupted the wait (after the group was ended).
     """
     started = time.monotonic()
@@ -153,9 +164,14 @@ def run_process(
             exit_code = _wait(proc, timeout_seconds, interrupts, what)
         except BaseException:
             guard = interrupts.critical() if interrupts is not None else contextlib.nullcontext()
+            sent = interrupts is not None and interrupts.was_signalled(proc.pid)
+            with guard:
+                terminate_group(proc, kill_grace_seconds, term_sent=sent)
+            raise
+        if group_alive(proc.pid):
+            guard = interrupts.critical() if interrupts is not None else contextlib.nullcontext()
             with guard:
                 terminate_group(proc, kill_grace_seconds)
-            raise
     duration = int((time.monotonic() - started) * 1000)
     return ProcessResult(exit_code=exit_code, pid=proc.pid, duration_ms=duration)
 
@@ -168,10 +184,10 @@ def _wait(
 ) -> int:
     if interrupts is not None and interrupts.active:
         with interrupts.deadline(
-            timeout_seconds, lambda: timeout_error(what, timeout_seconds or 0)
+            timeout_seconds, lambda: process_timeout_error(what, timeout_seconds or 0)
         ):
             return proc.wait()
     try:
         return proc.wait(timeout=timeout_seconds)
     except subprocess.TimeoutExpired as exc:
-        raise timeout_error(what, timeout_seconds or 0) from exc
+        raise process_timeout_error(what, timeout_seconds or 0) from exc

@@ -57,6 +57,8 @@ class Step:
         inputs: The rendered inputs.
         ctx: The run context.
         job_id: The id of the job the step belongs to.
+        record_id: The id the step is recorded and reported under (``<outer>/<inner>`` for the
+            step inside ``with_lock``; else ``id``).
         params: The validated ``Inputs`` model instance, when the class declares ``Inputs``.
     """
 
@@ -68,6 +70,7 @@ class Step:
         self.inputs: dict[str, Any] = dict(inputs)
         self.ctx = ctx
         self.job_id = job_id
+        self.record_id = step_id
         self.params: Any = None
         if self.Inputs is not None:
             self.params = self.Inputs.model_validate(self.inputs)

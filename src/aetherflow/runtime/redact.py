@@ -117,7 +117,13 @@ class _Active:
 
     def __init__(self) -> None:
         self._redactors: list[Redactor] = []
+        self._process: Redactor | None = None
         self._lock = threading.Lock()
+
+    def set_process(self, redactor: Redactor | None) -> None:
+        """The command's own redactor (env secrets; kept until the process ends or replaced)."""
+        with self._lock:
+            self._process = redactor
 
     def push(self, redactor: Redactor) -> None:
         """Start applying ``redactor`` to everything the CLI prints or logs."""
@@ -132,7 +138,9 @@ class _Active:
 
     def redact(self, text: str) -> str:
         """Apply every active redactor to ``text``."""
-        for redactor in list(self._redactors):
+        with self._lock:
+            redactors = [*self._redactors, *([self._process] if self._process else [])]
+        for redactor in redactors:
             text = redactor.redact(text)
         return text
 

@@ -76,10 +76,17 @@ def did_you_mean(word: str, candidates: Iterable[str], max_distance: int = 2) ->
         candidates: Accepted spellings.
         max_distance: Largest edit distance still suggested.
 
+    An abbreviation (``cmd`` for ``command``: same first letter, its letters in order, and the
+    candidate at least three characters longer) is preferred when exactly one candidate fits.
+
     Returns:
         The closest candidate (ties broken alphabetically), or None; never ``word`` itself.
     """
     folded = word.lower()
+    candidates = list(candidates)
+    expansions = [c for c in candidates if _abbreviates(folded, c.lower())]
+    if len(expansions) == 1:
+        return expansions[0]
     best: tuple[int, str, str] | None = None
     for candidate in candidates:
         if candidate == word:
@@ -91,6 +98,13 @@ def did_you_mean(word: str, candidates: Iterable[str], max_distance: int = 2) ->
         if best is None or ranked < best:
             best = ranked
     return None if best is None else best[2]
+
+
+def _abbreviates(short: str, long: str) -> bool:
+    if len(short) < 3 or len(long) < len(short) + 3 or short[0] != long[0]:
+        return False
+    rest = iter(long)
+    return all(char in rest for char in short)
 
 
 def _strip(annotation: Any) -> Any:

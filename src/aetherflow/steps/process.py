@@ -17,10 +17,12 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import shutil
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from aetherflow.errors import StepError, StepTimeout
@@ -110,7 +112,7 @@ class ExternalProcess(Step):
         self.ctx.services.emit(
             "external_process_success",
             job_id=self.job_id,
-            step_id=self.id,
+            step_id=self.record_id,
             step_type="external.process",
             attempt=outcome.attempt,
             exit_code=outcome.exit_code,
@@ -140,10 +142,10 @@ class ExternalProcess(Step):
         )
         tail = self.ctx.services.redact((outcome.stderr or "")[-STDERR_TAIL_CHARS:])
         if outcome.timed_out:
-            return StepTimeout(
-                f"external.process timed out after {outcome.attempt} attempt(s): {display}",
-                stderr_tail=tail or None,
-            )
+            message = f"external.process timed out after {outcome.attempt} attempt(s): {display}"
+            if tail:
+                message += f"\n{tail}"
+            return StepTimeout(message, stderr_tail=tail or None)
         message = f"external.process failed with exit code {outcome.exit_code}: {display}"
         if tail:
             message += f"\n{tail}"
@@ -155,9 +157,7 @@ class ExternalProcess(Step):
         final = box.resolve(str(idem.final_output_dir), key="idempotency.final_output_dir")
         final.parent.mkdir(parents=True, exist_ok=True)
         if idem.atomic_rename:
-            if final.exists():
-                shutil.rmtree(final)
-            temp.replace(final)
+            swap_into_place(temp, final)
             return
         final.mkdir(parents=True, exist_ok=True)
         for entry in temp.iterdir():
@@ -167,6 +167,7 @@ class ExternalProcess(Step):
             elif target.exists():
                 target.unlink()
             shutil.move(str(entry), target)
+        shutil.rmtree(temp)
 
     def _outputs(
         self, params: ExternalProcessInputs, outcome: AttemptOutcome, started: float
@@ -180,13 +181,46 @@ class ExternalProcess(Step):
         # Captured text must fit the step output cap (AETHERFLOW_MAX_OUTPUT_BYTES): keep the tail.
         budget = max(1024, (self.ctx.settings.max_output_bytes - 16384) // max(1, len(streams)))
         for stream in streams:
-            text: str = getattr(outcome, stream)
-            data = text.encode("utf-8")
-            if len(data) > budget:
-                text = data[-budget:].decode("utf-8", errors="ignore")
-                out[f"{stream}_truncated"] = True
+            text, cut = fit_tail(getattr(outcome, stream), budget)
             out[stream] = text
+            if cut or getattr(outcome, f"{stream}_truncated"):
+                out[f"{stream}_truncated"] = True
         if outcome.log_file is not None:
             out["log_file"] = str(outcome.log_file)
         out.update(params.outputs)
         return out
+
+
+def _json_size(text: str) -> int:
+    return len(json.dumps(text, ensure_ascii=False).encode("utf-8"))
+
+
+def fit_tail(text: str, budget: int) -> tuple[str, bool]:
+    """The longest tail of ``text`` whose JSON encoding fits ``budget`` bytes; and whether cut."""
+    size = _json_size(text)
+    if size <= budget:
+        return text, False
+    keep = len(text)
+    while size > budget and keep > 0:
+        keep = min(keep - 1, int(keep * budget / size * 0.98))
+        text = text[-keep:] if keep > 0 else ""
+        size = _json_size(text)
+    return text, True
+
+
+def swap_into_place(temp: Path, final: Path) -> None:
+    """Replace directory ``final`` by ``temp`` with renames only (no window without ``final``
+    longer than two renames; the old content is removed after the new one is in place)."""
+    if not final.exists():
+        temp.replace(final)
+        return
+    backup = final.with_name(f".{final.name}.aetherflow-old")
+    if backup.exists():
+        shutil.rmtree(backup)
+    final.replace(backup)
+    try:
+        temp.replace(final)
+    except OSError:
+        backup.replace(final)
+        raise
+    shutil.rmtree(backup)

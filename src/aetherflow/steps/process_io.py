@@ -147,6 +147,16 @@ class StreamPlan:
         self.reader.join()
         return self.reader.buffer.text() if self.mode == "capture" else None
 
+    @property
+    def truncated(self) -> bool:
+        """True when capture dropped older output (beyond ``max_capture_bytes``)."""
+        return self.reader is not None and self.mode == "capture" and self.reader.buffer.truncated
+
+    @property
+    def lines_dropped(self) -> int:
+        """Lines not reported as events because of the per-attempt cap."""
+        return 0 if self.reader is None else self.reader.lines_dropped
+
 
 def open_log_file(path: Path, attempt: int, display: str) -> IO[bytes]:
     """Open the log file for appending and write the attempt header."""

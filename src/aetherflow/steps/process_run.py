@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from aetherflow.errors import StepTimeout
+from aetherflow.errors import ProcessTimeout
 from aetherflow.runtime.sandbox import Sandbox
 from aetherflow.steps.process_io import StreamPlan, open_log_file
 from aetherflow.steps.process_spec import ExternalProcessInputs
@@ -32,6 +32,8 @@ class AttemptOutcome:
     stdout: str | None
     stderr: str | None
     log_file: Path | None
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
 
     def succeeded(self, exit_codes: list[int]) -> bool:
         """True when the exit code is one of the success codes."""
@@ -65,7 +67,7 @@ def _plans(
                 event,
                 level,
                 job_id=step.job_id,
-                step_id=step.id,
+                step_id=step.record_id,
                 step_type=STEP_TYPE,
                 attempt=attempt,
                 message=line,
@@ -106,7 +108,7 @@ def run_one_attempt(
         "AETHERFLOW_FLOW_ID": ctx.flow_id,
         "AETHERFLOW_RUN_ID": ctx.run_id,
         "AETHERFLOW_JOB_ID": step.job_id,
-        "AETHERFLOW_STEP_ID": step.id,
+        "AETHERFLOW_STEP_ID": step.record_id,
         "AETHERFLOW_ATTEMPT": str(attempt),
     }
     temp = _prepare_atomic(box, params)
@@ -119,7 +121,12 @@ def run_one_attempt(
     uses_file = "file" in (params.log.stdout, params.log.stderr)
     log_file = open_log_file(log_path, attempt, display) if uses_file and log_path else None
     out, err = _plans(step, params, log_file, attempt)
-    ids = {"job_id": step.job_id, "step_id": step.id, "step_type": STEP_TYPE, "attempt": attempt}
+    ids = {
+        "job_id": step.job_id,
+        "step_id": step.record_id,
+        "step_type": STEP_TYPE,
+        "attempt": attempt,
+    }
     services.emit("external_process_start", **ids, command=display)
 
     def started(proc: subprocess.Popen[bytes]) -> None:
@@ -141,16 +148,33 @@ def run_one_attempt(
             on_start=started,
         )
         exit_code = result.exit_code
-    except StepTimeout:
+    except ProcessTimeout:
         timed_out = True
         services.emit("external_process_timeout", logging.ERROR, **ids)
     finally:
         stdout, stderr = out.finish(), err.finish()
         if log_file is not None:
             log_file.close()
+    for name, plan in (("stdout", out), ("stderr", err)):
+        if plan.lines_dropped:
+            services.emit(
+                "external_process_lines_dropped",
+                logging.WARNING,
+                **ids,
+                stream=name,
+                lines=plan.lines_dropped,
+                message=f"{plan.lines_dropped} more {name} line(s) not shown as events",
+            )
     if not timed_out:
         level = logging.INFO if exit_code in params.success.exit_codes else logging.ERROR
         services.emit("external_process_exit", level, **ids, exit_code=exit_code)
     return AttemptOutcome(
-        attempt, exit_code, timed_out, stdout, stderr, log_path if uses_file else None
+        attempt,
+        exit_code,
+        timed_out,
+        stdout,
+        stderr,
+        log_path if uses_file else None,
+        stdout_truncated=out.truncated,
+        stderr_truncated=err.truncated,
     )

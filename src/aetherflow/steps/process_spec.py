@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from aetherflow.spec.base import StrictModel
 
@@ -119,6 +119,20 @@ class ExternalProcessInputs(StrictModel):
     retry: ProcessRetrySpec = Field(default_factory=ProcessRetrySpec)
     outputs: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("command", "args", mode="before")
+    @classmethod
+    def _numbers_as_text(cls, value: Any) -> Any:
+        """YAML reads ``[sleep, 5]`` with a number; an argv entry is its text."""
+        if isinstance(value, list):
+            return [_arg_text(item) for item in value]
+        return value
+
+
+def _arg_text(item: Any) -> Any:
+    if isinstance(item, int | float) and not isinstance(item, bool):
+        return str(item)
+    return item
+
 
 StaticIssue = tuple[str, tuple[str, ...], str]
 
@@ -136,7 +150,8 @@ def static_issues(inputs: Mapping[str, Any]) -> list[StaticIssue]:
             (
                 "semantic:external_process_missing_command",
                 ("command",),
-                "external.process needs a command (a list of arguments or a string)",
+                "external.process needs a command (a list of arguments or a string)"
+                + (": the key is 'command', not 'cmd'" if "cmd" in inputs else ""),
             )
         )
     elif not isinstance(command, str | list):
@@ -175,6 +190,15 @@ def static_issues(inputs: Mapping[str, Any]) -> list[StaticIssue]:
                 "semantic:external_process_atomic_dir",
                 ("idempotency",),
                 "strategy atomic_dir needs both temp_output_dir and final_output_dir",
+            )
+        )
+    marker = isinstance(idem, Mapping) and idem.get("strategy") == "marker"
+    if marker and not idem.get("marker_path"):  # type: ignore[union-attr]
+        issues.append(
+            (
+                "semantic:external_process_marker",
+                ("idempotency", "marker_path"),
+                "strategy marker needs idempotency.marker_path (the file that means done)",
             )
         )
     return issues

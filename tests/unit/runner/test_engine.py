@@ -508,6 +508,7 @@ def test_interrupt_records_and_ends_the_run(run: RunFlow, steps: Registry) -> No
     step = ran.steps()[("a", "s")]
     assert step.error is not None
     assert (step.status.value, step.error.failure_class) == ("FAILED", "interrupted")
+    assert step.error.message == "interrupted by SIGINT"
     assert ran.jobs()["a"].status.value == "FAILED"
     assert ran.events.names()[-2:] == ["run_end", "run_summary"]
     assert ran.event("run_end")[0]["status"] == "INTERRUPTED"
