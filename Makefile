@@ -29,7 +29,7 @@ unit:
 	$(BIN)/pytest
 
 test: venv
-	$(PIP) install -e '.[dev]'
+	$(PIP) install -e '.[dev,all]'
 	$(MAKE) lint typecheck unit
 
 clean:

@@ -1,0 +1,143 @@
+"""The ``Database`` connector family contract: what the data steps need from a driver.
+
+Steps depend on this protocol, never on a driver (``steps`` and ``connectors`` are sibling
+layers; both import this module). Every ``db:*`` connector implements :class:`Database`; fast
+paths are optional capabilities, detected with ``isinstance`` against the small protocols below.
+
+Query parameters use the driver's own paramstyle (``?``/``:name`` for SQLite and DuckDB,
+``%s``/``%(name)s`` for PostgreSQL and MySQL, ``:name`` for SQLAlchemy URLs), as the predecessor.
+
+Logical column types (``Column.type``) are one of :data:`LOGICAL_TYPES`; ``None`` means the driver
+did not say and the consumer infers it from values (:func:`infer_type`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import IO, Any, Protocol, runtime_checkable
+
+Params = Sequence[Any] | Mapping[str, Any] | None
+Row = tuple[Any, ...]
+
+LOGICAL_TYPES = ("int", "float", "decimal", "bool", "date", "datetime", "time", "string", "bytes")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One result column.
+
+    Attributes:
+        name: Column name as the database reports it.
+        type: Logical type (one of :data:`LOGICAL_TYPES`), or None when unknown.
+        precision: Decimal precision when known.
+        scale: Decimal scale when known.
+    """
+
+    name: str
+    type: str | None = None
+    precision: int | None = None
+    scale: int | None = None
+
+
+class RowStream(Protocol):
+    """An open query result read in batches (bounded memory)."""
+
+    @property
+    def columns(self) -> list[Column]:
+        """The result columns (known before the first batch is read)."""
+        ...
+
+    def batches(self) -> Iterator[list[Row]]:
+        """Batches of at most the requested size; each row a tuple in column order."""
+        ...
+
+
+@runtime_checkable
+class Database(Protocol):
+    """What every ``db:*`` connector offers."""
+
+    def stream(
+        self, sql: str, params: Params = None, *, batch_size: int = 5000
+    ) -> AbstractContextManager[RowStream]:
+        """Run a query and read its rows in batches; the context closes cursor and transaction."""
+        ...
+
+    def execute(self, sql: str, params: Params = None) -> int:
+        """Run a statement and commit; the affected row count (-1 when unknown)."""
+        ...
+
+    def fetchall(self, sql: str, params: Params = None) -> tuple[list[str], list[Row]]:
+        """The predecessor's ``fetchall``: column names and every row (small results only)."""
+        ...
+
+    def close(self) -> None:
+        """Close connections and pools."""
+        ...
+
+
+@runtime_checkable
+class ArrowSource(Protocol):
+    """A database that can hand out Arrow record batches (pyarrow objects)."""
+
+    def arrow_batches(
+        self, sql: str, params: Params = None, *, batch_size: int = 65536
+    ) -> AbstractContextManager[tuple[Any, Iterator[Any]]]:
+        """``(pyarrow.Schema, iterator of pyarrow.RecordBatch)``; None-free contract: raise
+        :class:`NotImplementedError` when this query or driver cannot (the step falls back)."""
+        ...
+
+
+@runtime_checkable
+class CsvCopySource(Protocol):
+    """A database that writes a query's CSV itself (PostgreSQL ``COPY ... TO STDOUT``)."""
+
+    def copy_csv(self, sql: str, params: Params, out: IO[bytes], options: CsvCopyOptions) -> int:
+        """Write the query's rows as CSV to ``out``; the row count."""
+        ...
+
+
+@runtime_checkable
+class NativeExportSource(Protocol):
+    """A database that writes files itself (DuckDB ``COPY (query) TO 'file'``)."""
+
+    def export_native(self, sql: str, params: Params, path: str, fmt: str, options: Any) -> int:
+        """Write the query's result to ``path`` in ``fmt`` (``csv``/``parquet``); the row count."""
+        ...
+
+
+@dataclass(frozen=True)
+class CsvCopyOptions:
+    """CSV dialect options a database-side writer must reproduce exactly."""
+
+    delimiter: str = ","
+    quotechar: str = '"'
+    header: bool = True
+    null: str = ""
+    encoding: str = "utf-8"
+
+
+def infer_type(value: Any) -> str | None:
+    """The logical type of a Python value (None for None)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, decimal.Decimal):
+        return "decimal"
+    if isinstance(value, dt.datetime):
+        return "datetime"
+    if isinstance(value, dt.date):
+        return "date"
+    if isinstance(value, dt.time):
+        return "time"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "bytes"
+    return "string"
