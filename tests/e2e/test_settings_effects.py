@@ -4,8 +4,6 @@ Unit tests check that each variable is *parsed* into its ``Settings`` field; her
 gets one case that runs ``python -m aetherflow`` twice — with the variable unset (or at its
 default) and with it set — and asserts a specific observable difference: exit codes, recorded
 step outputs and errors, events on stderr, files the run writes.
-
-``AETHERFLOW_OTEL`` has no case: tracing is not implemented yet.
 """
 
 from __future__ import annotations
@@ -35,7 +33,7 @@ TESTKIT = FLOWS / "plugins"
 SETTINGS_KIT = FLOWS / "settings" / "plugins"
 # echo/boom/ledger (testkit) plus the counting connector and resource steps (settings_kit).
 KIT = {"AETHERFLOW_PLUGIN_PATHS": f"{TESTKIT},{SETTINGS_KIT}"}
-NOT_TESTED = {"AETHERFLOW_OTEL"}  # tracing is not implemented yet
+NOT_TESTED: set[str] = set()
 DEFAULT_WORK_ROOT = Path("/tmp/work")  # the documented default (spec 50)
 DEFAULT_STATE_DB = "/tmp/state/aetherflow.sqlite"
 TEXT_LINE = re.compile(
@@ -657,6 +655,31 @@ def case_secret_env_patterns(h: Harness) -> None:
     assert shown == {"r1": (value, value, True, True), "r2": ("***", "***", False, False)}
 
 
+def case_otel(h: Harness) -> None:
+    flow = h.flow(echo_job("traced"))
+    parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    env = {**KIT, "OTEL_TRACES_EXPORTER": "console", "TRACEPARENT": parent}
+    plain = h.run("run", str(flow), "--run-id", "r1", env=env)
+    assert (plain.returncode, plain.stdout) == (0, ""), plain.stderr
+    traced = h.run("run", str(flow), "--run-id", "r2", env={**env, "AETHERFLOW_OTEL": "true"})
+    assert traced.returncode == 0, traced.stderr
+    spans = [json.loads(line) for line in traced.stdout.splitlines()]
+    assert sorted(s["name"] for s in spans) == ["job a", "run settings", "step e"]
+    assert {s["context"]["trace_id"] for s in spans} == {"0x0af7651916cd43dd8448eb211c80319c"}
+    assert next(s for s in spans if s["name"] == "run settings")["parent_id"] == (
+        "0xb7ad6b7169203331"
+    )
+    bad = h.run(
+        "run",
+        str(flow),
+        "--run-id",
+        "r3",
+        env={**KIT, "AETHERFLOW_OTEL": "true", "OTEL_TRACES_EXPORTER": "jaeger"},
+    )
+    assert bad.returncode == 2
+    assert "OTEL_TRACES_EXPORTER='jaeger' is not supported" in bad.stderr
+
+
 CASES: dict[str, Callable[[Harness], None]] = {
     "AETHERFLOW_WORK_ROOT": case_work_root,
     "AETHERFLOW_STATE_ROOT": case_state_root,
@@ -680,6 +703,7 @@ CASES: dict[str, Callable[[Harness], None]] = {
     "AETHERFLOW_MAX_OUTPUT_BYTES": case_max_output_bytes,
     "AETHERFLOW_RUN_LEASE_SECONDS": case_run_lease_seconds,
     "AETHERFLOW_SECRET_ENV_PATTERNS": case_secret_env_patterns,
+    "AETHERFLOW_OTEL": case_otel,
 }
 
 

@@ -18,6 +18,7 @@ _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message
 _EVENT_ATTRS = {"event", "event_fields", "event_ts_ms"}
 _PROCESS_OUTPUT = {"external_process_stdout", "external_process_stderr"}
 EVENT_SCHEMA_VERSION = 1
+FOREIGN_LOGGERS = ("opentelemetry",)
 
 
 class JsonFormatter(logging.Formatter):
@@ -161,3 +162,10 @@ def _install(level: str, fmt: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     root.propagate = False
+    # Libraries that log on their own (the OpenTelemetry exporter) go through the same
+    # formatter, so JSON mode stays one JSON object per line.
+    for name in FOREIGN_LOGGERS:
+        foreign = logging.getLogger(name)
+        foreign.handlers[:] = [handler]
+        foreign.setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
+        foreign.propagate = False

@@ -12,6 +12,7 @@ from aetherflow.runner.engine import RunRequest, RunResult, run_flow
 from aetherflow.runner.events import Observer
 from aetherflow.runner.observers import LoggingObserver, MetricsObserver, load_metrics_sink
 from aetherflow.runner.resume import OnDrift
+from aetherflow.runner.tracing import tracing_observer
 
 RUN_EXAMPLES = """examples:
   aetherflow run flows/nightly.yaml
@@ -80,10 +81,12 @@ def register(sub: SubParsers, common: argparse.ArgumentParser) -> None:
 
 
 def observers(runtime: Runtime) -> list[Observer]:
-    """The logging observer and, when configured, the metrics hook."""
+    """The logging observer and, when configured, the metrics hook and tracing."""
     found: list[Observer] = [LoggingObserver()]
     if runtime.settings.metrics_module:
         found.append(MetricsObserver(load_metrics_sink(runtime.settings.metrics_module)))
+    if runtime.settings.otel:
+        found.append(tracing_observer(runtime.env))
     return found
 
 

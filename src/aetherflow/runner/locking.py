@@ -231,6 +231,16 @@ class RunServices:
         """``text`` with the run's registered secrets replaced by ``***``."""
         return self.rs.redactor.redact(text)
 
+    def trace_env(self) -> dict[str, str]:
+        """``{"TRACEPARENT": ...}`` of the running step's span when tracing is on, else ``{}``
+        (for child processes that continue the trace)."""
+        for observer in self.rs.bus.observers:
+            traceparent = getattr(observer, "traceparent", None)
+            value = traceparent() if callable(traceparent) else None
+            if value:
+                return {"TRACEPARENT": value}
+        return {}
+
     def emit(self, name: str, level: int = logging.INFO, /, **fields: Any) -> None:
         """Emit a step-level event (``external_process_*``) through the run's event bus."""
         self.rs.bus.emit(name, level, **fields)

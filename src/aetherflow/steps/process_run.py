@@ -110,6 +110,7 @@ def run_one_attempt(
         "AETHERFLOW_JOB_ID": step.job_id,
         "AETHERFLOW_STEP_ID": step.record_id,
         "AETHERFLOW_ATTEMPT": str(attempt),
+        **services.trace_env(),
     }
     temp = _prepare_atomic(box, params)
     if temp is not None:
