@@ -20,6 +20,8 @@ PLUGIN = textwrap.dedent(
         def check(self):
             if self.config.get("host") == "down":
                 raise OSError("connection refused")
+            if self.config.get("host") == "buggy":
+                raise ValueError("port must be an int")
     """
 )
 
@@ -85,6 +87,34 @@ def test_doctor_connect_reports_unreachable_resources(cli: RunCli, tmp_path: Pat
     assert result.returncode == 2
     data = json.loads(result.stdout)
     assert data["errors"] == ["resource wh: cannot connect: OSError: connection refused"]
+
+
+def test_doctor_connect_reports_any_connector_exception(cli: RunCli, tmp_path: Path) -> None:
+    flow, env = setup(tmp_path)
+    env.update({"DB_HOST": "buggy", "ORA_PASS": "terces"})
+    result = cli("doctor", str(flow), "--connect", "--json", env=env)
+    assert result.returncode == 2, result.stderr
+    data = json.loads(result.stdout)
+    assert data["errors"] == ["resource wh: cannot connect: ValueError: port must be an int"]
+
+
+def test_validate_output_is_redacted(cli: RunCli, tmp_path: Path) -> None:
+    secret = "s3cr3t-in-a-path"
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(
+        "flow: {id: red}\njobs:\n  - id: a\n    steps:\n"
+        "      - {id: s, type: check_items, inputs: {items: '{{env.NOPE}}'}}\n"
+    )
+    env = {"API_TOKEN": secret, "AETHERFLOW_VALIDATE_ENV_STRICT": "true"}
+    target = tmp_path / secret
+    target.mkdir()
+    moved = target / "flow.yaml"
+    flow.rename(moved)
+    for extra in ((), ("--json",)):
+        result = cli("validate", str(moved), *extra, env=env)
+        assert result.returncode == 2
+        assert secret not in result.stdout
+        assert "***" in result.stdout
 
 
 def test_doctor_warns_about_state_under_tmp(cli: RunCli, tmp_path: Path) -> None:

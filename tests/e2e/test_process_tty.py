@@ -49,3 +49,21 @@ def test_inherited_output_is_prefixed_on_a_tty(tmp_path: Path) -> None:
     lines = output.replace("\r", "").splitlines()
     assert any(line.endswith("[build/compile] first-line") for line in lines), output
     assert any(line.endswith("[build/compile] second-line") for line in lines), output
+
+
+def test_quiet_on_a_tty_shows_the_commands_own_output(tmp_path: Path) -> None:
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(
+        f"flow: {{id: tty, state: {{path: '{tmp_path / 'state.db'}'}}}}\n"
+        "jobs:\n  - id: build\n    steps:\n"
+        "      - {id: compile, type: external.process,"
+        " inputs: {command: ['sh', '-c', 'echo first-line; echo second-line >&2']}}\n"
+    )
+    env = clean_env({"AETHERFLOW_WORK_ROOT": str(tmp_path / "w")})
+    args = [sys.executable, "-m", "aetherflow", "run", str(flow), "-q"]
+    code, output = run_in_pty(args, env, tmp_path)
+    assert code == 0, output
+    lines = output.replace("\r", "").splitlines()
+    assert "first-line" in lines, output
+    assert "second-line" in lines, output
+    assert not any("[build/compile]" in line for line in lines), output

@@ -74,3 +74,45 @@ def test_missing_hook_file_is_a_clear_error(cli: RunCli, tmp_path: Path) -> None
     assert result.returncode == 2
     assert "AETHERFLOW_SECRETS_PATH=" in result.stderr
     assert "does not exist" in result.stderr
+
+
+def test_hook_failures_name_the_error_and_stay_redacted(cli: RunCli, tmp_path: Path) -> None:
+    secret = "tok-9f8e7d6c5b"
+    hook = tmp_path / "hook.py"
+    hook.write_text(
+        "def decode(value):\n"
+        "    raise ValueError(f'cannot decode {value!r}')\n\n\n"
+        "def expand_env(env):\n"
+        "    if env.get('BREAK'):\n"
+        "        raise RuntimeError('vault refused token ' + env['VAULT_TOKEN'])\n"
+        "    return env\n"
+    )
+    minimal = str(Path(__file__).parents[1] / "flows" / "minimal.yaml")
+    broken = cli(
+        "validate",
+        minimal,
+        env={"AETHERFLOW_SECRETS_PATH": str(hook), "VAULT_TOKEN": secret, "BREAK": "1"},
+    )
+    assert broken.returncode == 2
+    assert "expand_env failed: RuntimeError: vault refused token ***" in broken.stderr
+    assert secret not in broken.stderr
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "fake.py").write_text(PLUGIN)
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(
+        f"flow: {{id: sec, state: {{path: '{tmp_path / 'state.db'}'}}}}\n"
+        "resources:\n"
+        "  wh:\n    kind: db\n    driver: fake\n    config: {user: '{{env.DB_USER}}'}\n"
+        "    decode: {config: {user: true}}\n"
+        "jobs:\n  - id: a\n    steps:\n      - {id: p, type: peek, inputs: {resource: wh}}\n"
+    )
+    env = {
+        "AETHERFLOW_PLUGIN_PATHS": str(tmp_path / "plugins"),
+        "AETHERFLOW_SECRETS_PATH": str(hook),
+        "AETHERFLOW_WORK_ROOT": str(tmp_path / "w"),
+        "DB_USER": "encoded-user-value",
+    }
+    result = cli("run", str(flow), "--run-id", "s2", env=env)
+    assert result.returncode == 1
+    assert "decode failed: ValueError: cannot decode '***'" in result.stderr
+    assert "encoded-user-value" not in result.stderr

@@ -23,6 +23,12 @@ from aetherflow.steps import register_builtin_steps
 
 log = logging.getLogger("aetherflow.cli")
 
+_WHY_PROTECTED = {
+    "AETHERFLOW_MODE": "the mode is decided before env files",
+    "AETHERFLOW_ENV_FILES_JSON": "env files are listed before they load",
+    "AETHERFLOW_SETTINGS_MODULE": "a settings module could change the mode and plugin paths",
+}
+
 
 @dataclass
 class Runtime:
@@ -53,18 +59,21 @@ def bootstrap(environ: Mapping[str, str] | None = None) -> Runtime:
         on_ignored=lambda key: _warn(
             "env_file_key_ignored",
             key=key,
-            message=f"{key} cannot be set by an env file (the mode is decided before env files)",
+            message=f"{key} cannot be set by an env file ({_WHY_PROTECTED.get(key, '')})",
         ),
     )
     settings = Settings.from_env(env)
     # Env files and AETHERFLOW_SETTINGS_MODULE may set the log level/format too.
     set_error_format(apply_settings(settings.log_level, settings.log_format))
+    # Error lines and logs of the command itself are redacted from here on, so a failing
+    # hook cannot print an env secret either.
+    redactor = Redactor()
+    redactor.add_env(env, settings.secret_env_patterns)
+    ACTIVE.set_process(redactor)
     secrets = load_secrets_hook(settings.secrets_module, settings.secrets_path)
     if secrets is not None:
         env = EnvSnapshot(secrets.expand_env(env))
-    redactor = Redactor()
-    redactor.add_env(env, settings.secret_env_patterns)
-    ACTIVE.set_process(redactor)  # error lines and logs of the command itself
+        redactor.add_env(env, settings.secret_env_patterns)
     register_builtin_steps(REGISTRY)
     plan = plugin_plan(enterprise=settings.enterprise, ambient_paths=settings.plugin_paths)
     for source in plan.ignored:

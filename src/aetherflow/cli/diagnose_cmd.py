@@ -10,7 +10,6 @@ from aetherflow.cli.bootstrap import Runtime, bootstrap
 from aetherflow.cli.flowarg import add_flow_argument, flow_path
 from aetherflow.cli.output import one_line, print_json
 from aetherflow.cli.usage import SubParsers
-from aetherflow.errors import AetherflowError
 from aetherflow.runner.connector import ConnectorInit
 from aetherflow.runner.connectors import instantiate
 from aetherflow.runner.diagnostics import (
@@ -118,7 +117,7 @@ def _connect(flow: FlowSpec, runtime: Runtime, report: DoctorReport) -> None:
             if close is not None:
                 close()
             report.checks.append({"check": "connect", "resource": name, "ok": True})
-        except (AetherflowError, OSError, KeyError) as exc:
+        except Exception as exc:  # noqa: BLE001 - connector (plugin) code boundary: reported
             report.checks.append({"check": "connect", "resource": name, "ok": False})
             report.errors.append(f"resource {name}: cannot connect: {type(exc).__name__}: {exc}")
 

@@ -12,8 +12,8 @@ from aetherflow.templating.text import json_default
 
 
 def print_json(data: Any) -> None:
-    """Print ``data`` as indented JSON on stdout."""
-    print(json.dumps(data, indent=2, ensure_ascii=False, default=json_default))
+    """Print ``data`` as indented JSON on stdout (known secrets redacted)."""
+    print(ACTIVE.redact(json.dumps(data, indent=2, ensure_ascii=False, default=json_default)))
 
 
 _error_format = {"value": "text"}

@@ -11,6 +11,7 @@ from aetherflow.cli.usage import SubParsers
 from aetherflow.errors import Issue
 from aetherflow.runner.validation import ValidationOptions, validate_flow_file
 from aetherflow.runtime.profiles import profile_vars
+from aetherflow.runtime.redact import ACTIVE
 
 EXAMPLES = """examples:
   aetherflow validate flows/nightly.yaml
@@ -59,9 +60,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report.as_dict())
     else:
-        print(f"{'OK' if report.ok else 'INVALID'}: {path}")
+        print(ACTIVE.redact(f"{'OK' if report.ok else 'INVALID'}: {path}"))
         for issue in report.errors:
-            print(format_issue(issue, "-"))
+            print(ACTIVE.redact(format_issue(issue, "-")))
         for issue in report.warnings:
-            print(format_issue(issue, "!"))
+            print(ACTIVE.redact(format_issue(issue, "!")))
     return 0 if report.ok else 2

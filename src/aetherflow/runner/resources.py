@@ -168,6 +168,8 @@ class ResourceResolver(Mapping[str, ResolvedResource]):
             found, value = find_path(rendered, path)
             if not found or not isinstance(value, str):
                 continue
+            if self._on_secret is not None:
+                self._on_secret(value)  # the encoded form is as sensitive (and errors may echo it)
             decoded = self._secrets.decode(value)
             if self._on_secret is not None:
                 self._on_secret(decoded)

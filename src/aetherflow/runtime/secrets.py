@@ -39,7 +39,7 @@ class SecretsHook:
             result = self.decode_fn(value)
         except Exception as exc:
             raise ConfigError(
-                f"secrets hook {self.source}: decode failed: {type(exc).__name__}"
+                f"secrets hook {self.source}: decode failed: {type(exc).__name__}: {exc}"
             ) from exc
         if not isinstance(result, str):
             raise ConfigError(

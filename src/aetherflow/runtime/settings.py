@@ -12,7 +12,7 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from aetherflow.errors import ConfigError
 from aetherflow.spec.base import Mode
@@ -57,7 +57,7 @@ class Settings(BaseModel):
     plugin_paths: list[str] = Field(default_factory=list)
     plugin_strict: bool = True
     strict_templates: bool = True
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     metrics_module: str | None = None
     connector_cache_default: Literal["run", "process", "none"] = "run"
@@ -77,6 +77,11 @@ class Settings(BaseModel):
         default_factory=lambda: list(DEFAULT_SECRET_ENV_PATTERNS)
     )
     otel: bool = False
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @property
     def enterprise(self) -> bool:
@@ -104,7 +109,16 @@ class Settings(BaseModel):
             values[field_name] = parse(var, raw)
         module_name = values.get("settings_module")
         if module_name:
-            values.update(_settings_module_values(module_name))
+            from_module = _settings_module_values(module_name)
+            if values.get("mode") == "enterprise" and from_module.get("mode", "enterprise") != (
+                "enterprise"
+            ):
+                raise ConfigError(
+                    f"AETHERFLOW_SETTINGS_MODULE={module_name!r} sets mode "
+                    f"{from_module['mode']!r}, but AETHERFLOW_MODE=enterprise: a settings module "
+                    "cannot leave enterprise mode"
+                )
+            values.update(from_module)
         values.update(overrides or {})
         try:
             return cls.model_validate(values)

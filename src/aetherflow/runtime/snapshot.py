@@ -38,8 +38,13 @@ class EnvSnapshot(Mapping[str, str]):
         return EnvSnapshot({**self._data, **layer})
 
 
-PROTECTED_FROM_ENV_FILES = ("AETHERFLOW_MODE", "AETHERFLOW_ENV_FILES_JSON")
-"""Keys env files cannot set: the trust mode is decided before env files load."""
+PROTECTED_FROM_ENV_FILES = (
+    "AETHERFLOW_MODE",
+    "AETHERFLOW_ENV_FILES_JSON",
+    "AETHERFLOW_SETTINGS_MODULE",
+)
+"""Keys env files cannot set: the trust mode is decided before env files load (a settings
+module could set ``mode`` and plugin paths, so it cannot come from an env file either)."""
 
 
 def build_snapshot(

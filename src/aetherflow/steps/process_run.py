@@ -52,8 +52,12 @@ def _prepare_atomic(box: Sandbox, params: ExternalProcessInputs) -> Path | None:
 
 
 def _live(mode: str, fd: int) -> str:
-    """``inherit`` on an interactive terminal streams lines as events with a step prefix."""
-    return "live" if mode == "inherit" and os.isatty(fd) else mode
+    """``inherit`` on an interactive terminal streams lines as events with a step prefix —
+    unless INFO events are not shown (``-q``): then the child writes to the terminal itself,
+    as with ``inherit`` anywhere else, rather than its output being hidden."""
+    if mode != "inherit" or not os.isatty(fd):
+        return mode
+    return "live" if logging.getLogger("aetherflow.flow").isEnabledFor(logging.INFO) else mode
 
 
 def _plans(

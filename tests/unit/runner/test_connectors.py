@@ -132,7 +132,7 @@ def test_decode_with_hook_reports_secrets() -> None:
         on_secret=seen.append,
     )
     assert res["wh"].config == {"pw": "SECRET", "user": "u"}
-    assert seen == ["SECRET"]
+    assert seen == ["secret", "SECRET"]  # the encoded value is sensitive too
 
 
 def test_decode_target_must_be_standalone_at_run_time() -> None:

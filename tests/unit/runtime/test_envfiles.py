@@ -337,3 +337,25 @@ def test_build_snapshot_missing_env_file_is_config_error(tmp_path: Path) -> None
 def test_build_snapshot_invalid_env_files_json_is_config_error() -> None:
     with pytest.raises(ConfigError, match=r"^AETHERFLOW_ENV_FILES_JSON is invalid: "):
         build_snapshot({"AETHERFLOW_ENV_FILES_JSON": "[{"})
+
+
+def test_env_files_cannot_set_the_mode_or_the_settings_module(tmp_path: Path) -> None:
+    write(
+        tmp_path / "a.env",
+        "AETHERFLOW_MODE=internal_fast\nAETHERFLOW_SETTINGS_MODULE=evil\n"
+        "AETHERFLOW_ENV_FILES_JSON=[]\nOTHER=1\n",
+    )
+    ignored: list[str] = []
+    snapshot = build_snapshot(
+        {"AETHERFLOW_ENV_FILES_JSON": '["a.env"]', "AETHERFLOW_MODE": "enterprise"},
+        base_dir=tmp_path,
+        on_ignored=ignored.append,
+    )
+    assert snapshot["AETHERFLOW_MODE"] == "enterprise"
+    assert "AETHERFLOW_SETTINGS_MODULE" not in snapshot
+    assert snapshot["OTHER"] == "1"
+    assert sorted(ignored) == [
+        "AETHERFLOW_ENV_FILES_JSON",
+        "AETHERFLOW_MODE",
+        "AETHERFLOW_SETTINGS_MODULE",
+    ]

@@ -268,3 +268,24 @@ def test_settings_module_invalid_value_is_config_error(settings_module: WriteMod
     name = settings_module('SETTINGS = {"mode": "prod"}\n')
     with pytest.raises(ConfigError, match=r"^invalid settings: AETHERFLOW_MODE: "):
         Settings.from_env({"AETHERFLOW_SETTINGS_MODULE": name})
+
+
+def test_settings_module_cannot_leave_enterprise(settings_module: WriteModule) -> None:
+    name = settings_module('SETTINGS = {"mode": "internal_fast", "plugin_paths": ["/p"]}\n')
+    env = {"AETHERFLOW_SETTINGS_MODULE": name, "AETHERFLOW_MODE": "enterprise"}
+    with pytest.raises(ConfigError, match="a settings module cannot leave enterprise mode"):
+        Settings.from_env(env)
+    stricter = settings_module('SETTINGS = {"mode": "enterprise"}\n')
+    assert Settings.from_env({"AETHERFLOW_SETTINGS_MODULE": stricter}).enterprise is True
+
+
+@pytest.mark.parametrize("source", ["env", "module"])
+def test_log_level_must_be_a_level(source: str, settings_module: WriteModule) -> None:
+    env = (
+        {"AETHERFLOW_LOG_LEVEL": "loud"}
+        if source == "env"
+        else {"AETHERFLOW_SETTINGS_MODULE": settings_module('SETTINGS = {"log_level": "loud"}\n')}
+    )
+    with pytest.raises(ConfigError, match=r"^invalid settings: AETHERFLOW_LOG_LEVEL: "):
+        Settings.from_env(env)
+    assert Settings.from_env({"AETHERFLOW_LOG_LEVEL": " warning "}).log_level == "WARNING"
