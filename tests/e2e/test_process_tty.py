@@ -35,7 +35,9 @@ def run_in_pty(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, st
     return proc.wait(timeout=60), b"".join(chunks).decode("utf-8", errors="replace")
 
 
-def test_inherited_output_is_prefixed_on_a_tty(tmp_path: Path) -> None:
+def run_two_line_flow(tmp_path: Path, *options: str) -> list[str]:
+    """Run a one-step flow printing ``first-line`` (stdout) and ``second-line`` (stderr) on a
+    pseudo-terminal; the lines shown."""
     flow = tmp_path / "flow.yaml"
     flow.write_text(
         f"flow: {{id: tty, state: {{path: '{tmp_path / 'state.db'}'}}}}\n"
@@ -44,26 +46,21 @@ def test_inherited_output_is_prefixed_on_a_tty(tmp_path: Path) -> None:
         " inputs: {command: ['sh', '-c', 'echo first-line; echo second-line >&2']}}\n"
     )
     env = clean_env({"AETHERFLOW_WORK_ROOT": str(tmp_path / "w")})
-    code, output = run_in_pty([sys.executable, "-m", "aetherflow", "run", str(flow)], env, tmp_path)
+    args = [sys.executable, "-m", "aetherflow", "run", str(flow), *options]
+    code, output = run_in_pty(args, env, tmp_path)
     assert code == 0, output
-    lines = output.replace("\r", "").splitlines()
+    return output.replace("\r", "").splitlines()
+
+
+def test_inherited_output_is_prefixed_on_a_tty(tmp_path: Path) -> None:
+    lines = run_two_line_flow(tmp_path)
+    output = "\n".join(lines)
     assert any(line.endswith("[build/compile] first-line") for line in lines), output
     assert any(line.endswith("[build/compile] second-line") for line in lines), output
 
 
 def test_quiet_on_a_tty_shows_the_commands_own_output(tmp_path: Path) -> None:
-    flow = tmp_path / "flow.yaml"
-    flow.write_text(
-        f"flow: {{id: tty, state: {{path: '{tmp_path / 'state.db'}'}}}}\n"
-        "jobs:\n  - id: build\n    steps:\n"
-        "      - {id: compile, type: external.process,"
-        " inputs: {command: ['sh', '-c', 'echo first-line; echo second-line >&2']}}\n"
-    )
-    env = clean_env({"AETHERFLOW_WORK_ROOT": str(tmp_path / "w")})
-    args = [sys.executable, "-m", "aetherflow", "run", str(flow), "-q"]
-    code, output = run_in_pty(args, env, tmp_path)
-    assert code == 0, output
-    lines = output.replace("\r", "").splitlines()
-    assert "first-line" in lines, output
-    assert "second-line" in lines, output
-    assert not any("[build/compile]" in line for line in lines), output
+    lines = run_two_line_flow(tmp_path, "-q")
+    assert "first-line" in lines, lines
+    assert "second-line" in lines, lines
+    assert not any("[build/compile]" in line for line in lines), lines

@@ -38,11 +38,10 @@ HOOK = textwrap.dedent(
 )
 
 
-def test_decode_and_expand_env_apply_to_the_run(cli: RunCli, tmp_path: Path) -> None:
+def peek_flow(tmp_path: Path, hook: Path, db_user: str) -> tuple[Path, dict[str, str]]:
+    """A flow whose step ``peek`` reads resource ``wh`` (``user`` decoded), and its env."""
     (tmp_path / "plugins").mkdir()
     (tmp_path / "plugins" / "fake.py").write_text(PLUGIN)
-    hook = tmp_path / "hook.py"
-    hook.write_text(HOOK)
     flow = tmp_path / "flow.yaml"
     flow.write_text(
         f"flow: {{id: sec, state: {{path: '{tmp_path / 'state.db'}'}}}}\n"
@@ -55,9 +54,16 @@ def test_decode_and_expand_env_apply_to_the_run(cli: RunCli, tmp_path: Path) -> 
         "AETHERFLOW_PLUGIN_PATHS": str(tmp_path / "plugins"),
         "AETHERFLOW_SECRETS_PATH": str(hook),
         "AETHERFLOW_WORK_ROOT": str(tmp_path / "w"),
-        "DB_USER": "lte",
-        "ZONE": "west",
+        "DB_USER": db_user,
     }
+    return flow, env
+
+
+def test_decode_and_expand_env_apply_to_the_run(cli: RunCli, tmp_path: Path) -> None:
+    hook = tmp_path / "hook.py"
+    hook.write_text(HOOK)
+    flow, env = peek_flow(tmp_path, hook, "lte")
+    env["ZONE"] = "west"
     assert cli("validate", str(flow), env=env).returncode == 0
     result = cli("run", str(flow), "--run-id", "s1", env=env)
     assert result.returncode == 0, result.stderr
@@ -96,22 +102,7 @@ def test_hook_failures_name_the_error_and_stay_redacted(cli: RunCli, tmp_path: P
     assert broken.returncode == 2
     assert "expand_env failed: RuntimeError: vault refused token ***" in broken.stderr
     assert secret not in broken.stderr
-    (tmp_path / "plugins").mkdir()
-    (tmp_path / "plugins" / "fake.py").write_text(PLUGIN)
-    flow = tmp_path / "flow.yaml"
-    flow.write_text(
-        f"flow: {{id: sec, state: {{path: '{tmp_path / 'state.db'}'}}}}\n"
-        "resources:\n"
-        "  wh:\n    kind: db\n    driver: fake\n    config: {user: '{{env.DB_USER}}'}\n"
-        "    decode: {config: {user: true}}\n"
-        "jobs:\n  - id: a\n    steps:\n      - {id: p, type: peek, inputs: {resource: wh}}\n"
-    )
-    env = {
-        "AETHERFLOW_PLUGIN_PATHS": str(tmp_path / "plugins"),
-        "AETHERFLOW_SECRETS_PATH": str(hook),
-        "AETHERFLOW_WORK_ROOT": str(tmp_path / "w"),
-        "DB_USER": "encoded-user-value",
-    }
+    flow, env = peek_flow(tmp_path, hook, "encoded-user-value")
     result = cli("run", str(flow), "--run-id", "s2", env=env)
     assert result.returncode == 1
     assert "decode failed: ValueError: cannot decode '***'" in result.stderr
