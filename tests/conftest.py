@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from aetherflow.connectors import register_builtin_connectors
 from aetherflow.runtime.registry import REGISTRY, Registry
 from aetherflow.steps import register_builtin_steps
 
@@ -15,6 +16,7 @@ def registry() -> Iterator[Registry]:
     """The global registry with the built-ins registered, restored after the test."""
     saved = REGISTRY.snapshot()
     register_builtin_steps(REGISTRY)
+    register_builtin_connectors(REGISTRY)
     try:
         yield REGISTRY
     finally:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from aetherflow.cli.logs import apply_settings
 from aetherflow.cli.output import set_error_format
+from aetherflow.connectors import register_builtin_connectors
 from aetherflow.runtime.plugins import LoadedPlugin, load_entry_points, load_plugin_dirs
 from aetherflow.runtime.redact import ACTIVE, Redactor
 from aetherflow.runtime.registry import REGISTRY, Registry
@@ -75,6 +76,7 @@ def bootstrap(environ: Mapping[str, str] | None = None) -> Runtime:
         env = EnvSnapshot(secrets.expand_env(env))
         redactor.add_env(env, settings.secret_env_patterns)
     register_builtin_steps(REGISTRY)
+    register_builtin_connectors(REGISTRY)
     plan = plugin_plan(enterprise=settings.enterprise, ambient_paths=settings.plugin_paths)
     for source in plan.ignored:
         _warn(

@@ -8,7 +8,13 @@ Query parameters use the driver's own paramstyle (``?``/``:name`` for SQLite and
 ``%s``/``%(name)s`` for PostgreSQL and MySQL, ``:name`` for SQLAlchemy URLs), as the predecessor.
 
 Logical column types (``Column.type``) are one of :data:`LOGICAL_TYPES`; ``None`` means the driver
-did not say and the consumer infers it from values (:func:`infer_type`).
+did not say and the consumer infers it from values (:func:`infer_type`). Every non-None value in a
+column of logical type ``T`` is an instance of ``PYTHON_TYPES[T]`` (datetimes and times may carry a
+``tzinfo``); database types without a logical counterpart (JSON, UUID, arrays, intervals, ...) are
+reported as ``string`` and delivered as text.
+
+Optional capabilities raise :class:`NotImplementedError` when a particular query, option set or
+installation cannot use them; the caller then takes the generic :meth:`Database.stream` path.
 """
 
 from __future__ import annotations
@@ -24,6 +30,19 @@ Params = Sequence[Any] | Mapping[str, Any] | None
 Row = tuple[Any, ...]
 
 LOGICAL_TYPES = ("int", "float", "decimal", "bool", "date", "datetime", "time", "string", "bytes")
+
+PYTHON_TYPES: dict[str, type] = {
+    "int": int,
+    "float": float,
+    "decimal": decimal.Decimal,
+    "bool": bool,
+    "date": dt.date,
+    "datetime": dt.datetime,
+    "time": dt.time,
+    "string": str,
+    "bytes": bytes,
+}
+"""The Python type of each logical type's values."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +71,8 @@ class RowStream(Protocol):
         ...
 
     def batches(self) -> Iterator[list[Row]]:
-        """Batches of at most the requested size; each row a tuple in column order."""
+        """Batches of at most the requested size (never empty); each row a tuple in column
+        order. Call once: the rows are read from the database as the iterator advances."""
         ...
 
 
@@ -63,7 +83,15 @@ class Database(Protocol):
     def stream(
         self, sql: str, params: Params = None, *, batch_size: int = 5000
     ) -> AbstractContextManager[RowStream]:
-        """Run a query and read its rows in batches; the context closes cursor and transaction."""
+        """Run a query and read its rows in batches; the context closes cursor and transaction.
+
+        Leaving the context early (not all batches read) is allowed and cheap. The connector
+        stays usable afterwards.
+
+        Raises:
+            ConnectorError: The connection or the query failed (the driver's message, with
+                passwords masked).
+        """
         ...
 
     def execute(self, sql: str, params: Params = None) -> int:
@@ -86,8 +114,9 @@ class ArrowSource(Protocol):
     def arrow_batches(
         self, sql: str, params: Params = None, *, batch_size: int = 65536
     ) -> AbstractContextManager[tuple[Any, Iterator[Any]]]:
-        """``(pyarrow.Schema, iterator of pyarrow.RecordBatch)``; None-free contract: raise
-        :class:`NotImplementedError` when this query or driver cannot (the step falls back)."""
+        """``(pyarrow.Schema, iterator of pyarrow.RecordBatch)`` with at most ``batch_size`` rows
+        per batch; raise :class:`NotImplementedError` when this query or driver cannot (the step
+        falls back)."""
         ...
 
 
@@ -96,7 +125,13 @@ class CsvCopySource(Protocol):
     """A database that writes a query's CSV itself (PostgreSQL ``COPY ... TO STDOUT``)."""
 
     def copy_csv(self, sql: str, params: Params, out: IO[bytes], options: CsvCopyOptions) -> int:
-        """Write the query's rows as CSV to ``out``; the row count."""
+        """Write the query's rows as CSV to ``out``; the row count.
+
+        Values are rendered by the database's own text output (PostgreSQL: booleans ``t``/``f``,
+        bytea ``\\x...``, timestamptz with the session's offset, empty strings quoted as ``""``
+        to tell them from NULL), so callers compare that with their own rendering before using
+        this path for byte-identical output. Raises :class:`NotImplementedError` for options the
+        database cannot reproduce (e.g. ``line_terminator`` other than ``"\\n"``)."""
         ...
 
 
@@ -105,19 +140,33 @@ class NativeExportSource(Protocol):
     """A database that writes files itself (DuckDB ``COPY (query) TO 'file'``)."""
 
     def export_native(self, sql: str, params: Params, path: str, fmt: str, options: Any) -> int:
-        """Write the query's result to ``path`` in ``fmt`` (``csv``/``parquet``); the row count."""
+        """Write the query's result to ``path`` in ``fmt`` (``csv``/``parquet``); the row count.
+
+        ``options`` is a :class:`CsvCopyOptions` (or None) for ``csv``, and a mapping of writer
+        options (e.g. ``{"compression": "zstd"}``) or None for ``parquet``. Raises
+        :class:`NotImplementedError` for formats or options the database cannot write."""
         ...
 
 
 @dataclass(frozen=True)
 class CsvCopyOptions:
-    """CSV dialect options a database-side writer must reproduce exactly."""
+    """CSV dialect options a database-side writer must reproduce exactly.
+
+    Attributes:
+        delimiter: Field separator (one character).
+        quotechar: Quote character (one character); quotes inside fields are doubled.
+        header: Write the column names as the first line.
+        null: Text written for NULL.
+        encoding: Python codec name of the output.
+        line_terminator: End of each line (default ``"\\n"``).
+    """
 
     delimiter: str = ","
     quotechar: str = '"'
     header: bool = True
     null: str = ""
     encoding: str = "utf-8"
+    line_terminator: str = "\n"
 
 
 def infer_type(value: Any) -> str | None:
