@@ -24,6 +24,7 @@ predecessor keep its builtin base classes (``ValueError``, ``KeyError``, ``Runti
     └── StepError (RuntimeError) .......... "the step failed" (not "the engine could not run it")
         ├── StepInputsError ............... rendered inputs do not match the step's model
         ├── StepTimeout ................... ``timeout_seconds`` exceeded
+        ├── ExpectationFailed ............. a data step's ``expect:`` rules were violated
         ├── StepInterrupted ............... SIGTERM/SIGINT while the step ran
         └── LockLost ...................... the lock was lost while the inner step ran
 
@@ -280,3 +281,12 @@ class LockLost(StepError):
     """The lock protecting a step was lost while the step ran."""
 
     failure_class_default = "lost_lock"
+
+
+class ExpectationFailed(StepError):
+    """A data step's ``expect:`` rules were violated (row counts, columns, dtypes).
+
+    The message lists every violated rule; ``details["violations"]`` holds them as a list.
+    """
+
+    failure_class_default = "expectation"

@@ -10,7 +10,14 @@ from pathlib import Path
 
 from .conftest import FLOWS, RunCli, clean_env
 
-BUILTINS = ["check_items", "external.process", "with_lock"]
+BUILTINS = [
+    "check_items",
+    "db_extract",
+    "db_extract_stream",
+    "db_fetch_small",
+    "external.process",
+    "with_lock",
+]
 
 PLUGIN = textwrap.dedent(
     """
