@@ -74,6 +74,19 @@ def format_value(value: Any) -> str:
     return text
 
 
+def progress_text(fields: dict[str, Any]) -> str:
+    """``1,250,000 rows · 412,300 rows/s · 48.2 MB · 3.0 s`` from a ``step_progress`` event."""
+    parts = [f"{fields.get('rows') or 0:,} rows"]
+    rate = fields.get("rows_per_s")
+    if rate is not None:
+        parts.append(f"{round(rate):,} rows/s")
+    written = fields.get("bytes")
+    if written is not None:
+        parts.append(f"{written / 1_000_000:.1f} MB")
+    parts.append(f"{(fields.get('elapsed_ms') or 0) / 1000:.1f} s")
+    return " · ".join(parts)
+
+
 class TextFormatter(logging.Formatter):
     """``2026-01-01T02:00:00.123Z LEVEL event key=value ...`` (UTC).
 
@@ -109,6 +122,12 @@ class TextFormatter(logging.Formatter):
             prefix = f"[{fields.get('job_id')}/{fields.get('step_id')}]"
             clock = self._timestamp(epoch_ms)[11:19]
             return ACTIVE.redact(f"{clock} {prefix} {fields.get('message', '')}")
+        if self.interactive and event == "step_progress":
+            fields = getattr(record, "event_fields", {}) or {}
+            clock = self._timestamp(epoch_ms)[11:19]
+            return (
+                f"{clock} [{fields.get('job_id')}/{fields.get('step_id')}] {progress_text(fields)}"
+            )
         line = f"{self._timestamp(epoch_ms)} {record.levelname} {self._event_text(event, record)}"
         return ACTIVE.redact(line)
 
