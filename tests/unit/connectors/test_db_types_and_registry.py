@@ -66,7 +66,9 @@ def test_missing_driver_names_the_extra(
 
 
 def test_postgres_arrow_without_adbc_is_not_implemented(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Both names: another test may have imported the real driver already.
     monkeypatch.setitem(sys.modules, "adbc_driver_postgresql", None)
+    monkeypatch.setitem(sys.modules, "adbc_driver_postgresql.dbapi", None)
     connector = PostgresDB(ConnectorInit("wh", "db", "postgres", {"url": "postgresql://h/db"}, {}))
     with (
         pytest.raises(NotImplementedError, match=r"aetherflow\[arrow\]"),
