@@ -175,9 +175,14 @@ def run_attempt(rs: RunState, call: StepCall, attempt: int, *, final: bool) -> A
     )
     with rs.writing():
         rs.store.step_started(base)
-    rs.bus.emit(
-        ev.STEP_START, job_id=job.id, step_id=call.record_id, step_type=step.type, attempt=attempt
-    )
+    if rs.bus.wants(logging.INFO):
+        rs.bus.emit(
+            ev.STEP_START,
+            job_id=job.id,
+            step_id=call.record_id,
+            step_type=step.type,
+            attempt=attempt,
+        )
     start = time.perf_counter()
     rs.step_stack.append(call.record_id)
     try:
@@ -204,17 +209,18 @@ def run_attempt(rs: RunState, call: StepCall, attempt: int, *, final: bool) -> A
                 promoted=rs.redactor.redact_value(promoted),
             )
         )
-    rs.bus.emit(
-        ev.STEP_END,
-        job_id=job.id,
-        step_id=call.record_id,
-        step_type=step.type,
-        attempt=attempt,
-        status=status.value,
-        duration_ms=duration,
-        outputs_summary=summarize_outputs(output),
-        skip_reason=reason if status is StepStatus.SKIPPED else None,
-    )
+    if rs.bus.wants(logging.INFO):
+        rs.bus.emit(
+            ev.STEP_END,
+            job_id=job.id,
+            step_id=call.record_id,
+            step_type=step.type,
+            attempt=attempt,
+            status=status.value,
+            duration_ms=duration,
+            outputs_summary=summarize_outputs(output),
+            skip_reason=reason if status is StepStatus.SKIPPED else None,
+        )
     outcome = StepOutcome(call.record_id, step.type, status, attempt, duration, output)
     return AttemptResult(outcome, promoted, reason)
 

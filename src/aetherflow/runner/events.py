@@ -59,7 +59,13 @@ class Event:
 
 
 class Observer(Protocol):
-    """Receives every event of a run."""
+    """Receives every event of a run.
+
+    An observer may also define ``enabled_for(flow_id, level) -> bool``: False promises that it
+    would ignore every event of ``level`` (the logging observer below the log level), which lets
+    the runner skip building events that no observer would look at. Observers without it
+    receive everything.
+    """
 
     def on_event(self, event: Event) -> None:
         """Handle one event (must not raise; the bus guards anyway)."""
@@ -87,6 +93,18 @@ class EventBus:
         self.flow_id = flow_id
         self.run_id = run_id
         self._redact = redact or _identity
+
+    def wants(self, level: int) -> bool:
+        """True when some observer would look at an event of ``level``.
+
+        The hot path (``step_start``/``step_end``) asks first and skips building the event and
+        its fields when no observer would see it; other events are always emitted.
+        """
+        for observer in self.observers:
+            enabled = getattr(observer, "enabled_for", None)
+            if enabled is None or enabled(self.flow_id, level):
+                return True
+        return False
 
     def emit(self, name: str, level: int = logging.INFO, /, **fields: Any) -> Event:
         """Build and deliver an event; returns it (tests and the summary use it)."""

@@ -59,6 +59,7 @@ class Interrupts:
         self._sigint_seen = False
         self.signal_received: int | None = None
         self._lock = threading.Lock()
+        self._critical_section = _Critical(self)
 
     # -- installation ----------------------------------------------------------------------
     @property
@@ -163,24 +164,35 @@ class Interrupts:
         return self._pending
 
     # -- critical sections ------------------------------------------------------------------
-    @contextlib.contextmanager
-    def critical(self) -> Iterator[None]:
-        """Defer interruptions until the block ends (state writes)."""
+    def critical(self) -> _Critical:
+        """Defer interruptions until the block ends (state writes).
+
+        A pending interruption is raised when the outermost section ends normally; a section
+        left by an exception lets that exception through.
+        """
+        return self._critical_section
+
+    def enter_critical(self) -> None:
+        """Start a critical section (what ``with critical()`` does first)."""
         self._critical += 1
-        try:
-            yield
-        finally:
-            self._critical -= 1
-        if not self._critical:
+
+    def exit_critical(self, *, raise_pending: bool = True) -> None:
+        """End a critical section; the outermost one raises a pending interruption."""
+        self._critical -= 1
+        if raise_pending and not self._critical:
             self.raise_pending()
 
     # -- deadlines (timeouts) ---------------------------------------------------------------
-    @contextlib.contextmanager
-    def deadline(self, seconds: float | None, make: Callable[[], BaseException]) -> Iterator[None]:
+    def deadline(
+        self, seconds: float | None, make: Callable[[], BaseException]
+    ) -> contextlib.AbstractContextManager[None]:
         """Raise ``make()`` in the main thread if the block runs longer than ``seconds``."""
         if seconds is None or not self._installed:
-            yield
-            return
+            return _NO_DEADLINE  # most steps have no timeout: no generator per step
+        return self._deadline(seconds, make)
+
+    @contextlib.contextmanager
+    def _deadline(self, seconds: float, make: Callable[[], BaseException]) -> Iterator[None]:
         self._seq += 1
         entry = _Deadline(time.monotonic() + seconds, self._seq, make)
         self._deadlines.append(entry)
@@ -212,6 +224,24 @@ class Interrupts:
                 if self._pending is None:
                     due[0].fired = self._pending = due[0].make()
         self._arm()
+
+
+class _Critical:
+    """``with interrupts.critical():`` — a plain object, cheaper than a generator per write."""
+
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner: Interrupts) -> None:
+        self._owner = owner
+
+    def __enter__(self) -> None:
+        self._owner.enter_critical()
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        self._owner.exit_critical(raise_pending=exc_type is None)
+
+
+_NO_DEADLINE = contextlib.nullcontext()
 
 
 def timeout_error(what: str, seconds: float) -> StepTimeout:

@@ -25,12 +25,19 @@ class LoggingObserver:
     def __init__(self) -> None:
         self._loggers: dict[str, logging.Logger] = {}
 
-    def on_event(self, event: Event) -> None:
-        """Log the event with its fields in ``extra``."""
-        flow_id = str(event.fields.get("flow_id", ""))
+    def _logger(self, flow_id: str) -> logging.Logger:
         logger = self._loggers.get(flow_id)
         if logger is None:
             logger = self._loggers[flow_id] = logging.getLogger(f"aetherflow.flow.{flow_id}")
+        return logger
+
+    def enabled_for(self, flow_id: str, level: int) -> bool:
+        """False when events of ``level`` of flow ``flow_id`` would not be logged."""
+        return self._logger(flow_id).isEnabledFor(level)
+
+    def on_event(self, event: Event) -> None:
+        """Log the event with its fields in ``extra``."""
+        logger = self._logger(str(event.fields.get("flow_id", "")))
         if logger.isEnabledFor(event.level):
             # makeRecord + handle skips logging's stack walk (findCaller) on every event.
             record = logger.makeRecord(

@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from aetherflow.errors import StepError
-from aetherflow.templating.text import strict_json_default
+from aetherflow.templating.text import sorted_json, strict_json_default
 
 
 def canonical_json(value: Any) -> str:
@@ -21,14 +21,7 @@ def canonical_json(value: Any) -> str:
     Raises:
         ValueError: NaN or Infinity, or a value with a circular reference.
     """
-    return json.dumps(
-        value,
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-        default=strict_json_default,
-    )
+    return sorted_json(value, strict_json_default)
 
 
 def _find_non_finite(value: Any, path: str) -> str | None:
@@ -62,21 +55,28 @@ def _plain_size(value: Any, budget: int) -> int:
         return 24
     if isinstance(value, float):
         return 32 if math.isfinite(value) else -1
+    items: Any
     if isinstance(value, list):
         items = value
     elif isinstance(value, dict):
         if not all(isinstance(key, str) for key in value):
             return -1
-        items = list(value.values())
+        items = value.values()
         budget -= sum(6 * len(key) + 4 for key in value)
     else:
         return -1
     total = 2
     for item in items:
-        size = _plain_size(item, budget - total)
-        if size < 0:
-            return -1
-        total += size + 1
+        # Strings and the fixed-size scalars inline: most outputs are flat.
+        if isinstance(item, str):
+            total += 6 * len(item) + 3
+        elif isinstance(item, _SCALARS):
+            total += 25
+        else:
+            size = _plain_size(item, budget - total)
+            if size < 0:
+                return -1
+            total += size + 1
         if total > budget:
             return -1
     return total

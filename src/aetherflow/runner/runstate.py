@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,12 +109,9 @@ class RunState:
         """The store's clock."""
         return self.store.now_ms()
 
-    @contextlib.contextmanager
-    def writing(self) -> Iterator[None]:
+    def writing(self) -> _Writing:
         """A state write: interruptions wait until it is done; refused once the lease is lost."""
-        with self.interrupts.critical():
-            self.guard_write()
-            yield
+        return _Writing(self)
 
     def guard_write(self) -> None:
         """Raise :class:`LeaseLostError` unless this process still holds the run lease."""
@@ -128,6 +124,27 @@ class RunState:
         """Raise when the run must stop (lease lost) before starting more work."""
         if self.lease is not None and self.lease.lost.is_set():
             self.guard_write()
+
+
+class _Writing:
+    """The context manager of :meth:`RunState.writing` (two per step: no generator)."""
+
+    __slots__ = ("_rs",)
+
+    def __init__(self, rs: RunState) -> None:
+        self._rs = rs
+
+    def __enter__(self) -> None:
+        interrupts = self._rs.interrupts
+        interrupts.enter_critical()
+        try:
+            self._rs.guard_write()
+        except BaseException:
+            interrupts.exit_critical(raise_pending=False)
+            raise
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        self._rs.interrupts.exit_critical(raise_pending=exc_type is None)
 
 
 def elapsed_ms(start: float) -> int:

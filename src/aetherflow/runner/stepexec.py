@@ -35,6 +35,7 @@ from aetherflow.spec.flow import JobSpec, RetrySpec, StepSpec
 __all__ = ["InterruptedStepError", "StepCall", "record_skipped", "run_inner_step", "run_step"]
 
 _NEVER_RETRIED = (StepInputsError, TemplateError, SpecError, StepInterrupted, LockLost)
+_NO_RETRY = RetrySpec()  # the policy of a step without retry: (only read, never changed)
 
 
 def retryable(exc: BaseException | None, policy: RetrySpec) -> bool:
@@ -61,7 +62,7 @@ def _first_attempt(rs: RunState, job: JobSpec, record_id: str) -> int:
 
 def run_call(rs: RunState, call: StepCall) -> AttemptResult:
     """Run ``call`` with its retry policy; the result of the last attempt."""
-    policy = call.step.retry or RetrySpec()
+    policy = call.step.retry or _NO_RETRY
     attempt = _first_attempt(rs, call.job, call.record_id)
     for number in range(1, policy.max_attempts + 1):
         last = number == policy.max_attempts

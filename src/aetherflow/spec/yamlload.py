@@ -1,8 +1,11 @@
 """Load YAML safely while keeping the line and column of every key and value.
 
 PyYAML composes the node graph (with libyaml when it is available) and this module turns it into
-Python values with a single recursive walk. The walk records a :class:`SourceMap` from location
-paths to positions and reports every duplicate key in the document at once.
+Python values with a single recursive walk. Positions (a :class:`SourceMap` from location paths
+to marks) are only needed to report a problem, so a document of plain mappings, lists and
+scalars is built without them and its map is filled from the text on first use; a document with
+merge keys, duplicate keys, non-string keys or other tags goes through the full walk, which
+records the map as it goes and reports every duplicate key in the document at once.
 
 Scalars are built by PyYAML's own ``SafeConstructor`` functions, so ``int``/``bool``/``null``/
 ``float``/timestamp resolution is exactly that of ``yaml.safe_load`` (YAML 1.1: ``yes`` is
@@ -24,6 +27,18 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from aetherflow.errors import Issue, SpecError
+from aetherflow.spec.yamlplain import (
+    MAP_TAG,
+    MERGE_TAG,
+    SCALAR_BUILDERS,
+    SEQ_TAG,
+    STR_TAG,
+    TAG,
+    UNUSUAL,
+    VALUE_TAG,
+    build_plain,
+    memo_resolving_loader,
+)
 
 __all__ = [
     "LoadedYaml",
@@ -36,21 +51,7 @@ __all__ = [
 
 Loc = tuple[Hashable, ...]
 
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-_TAG = "tag:yaml.org,2002:"
-_STR_TAG = _TAG + "str"
-_MAP_TAG = _TAG + "map"
-_SEQ_TAG = _TAG + "seq"
-_MERGE_TAG = _TAG + "merge"
-_VALUE_TAG = _TAG + "value"
-
-_ScalarBuilder = Callable[[SafeConstructor, ScalarNode], Any]
-# Plain (non-generator) constructors; every other tag goes through SafeConstructor itself.
-_SCALAR_BUILDERS: dict[str, _ScalarBuilder] = {
-    _TAG + name: SafeConstructor.yaml_constructors[_TAG + name]
-    for name in ("null", "bool", "int", "float", "binary", "timestamp", "str")
-}
+_LOADER: Any = memo_resolving_loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def format_loc(loc: Sequence[Hashable]) -> str:
@@ -98,19 +99,28 @@ class SourceMap:
         file: The file the document came from ("" when it did not come from a file).
     """
 
-    def __init__(self, file: str = "") -> None:
+    def __init__(self, file: str = "", fill: Callable[[SourceMap], None] | None = None) -> None:
         self.file = file
         self._keys: dict[Loc, Any] = {}
         self._values: dict[Loc, Any] = {}
         self._aliases: dict[Loc, Loc] = {}
+        self._fill = fill
+
+    def _filled(self) -> None:
+        """Record the positions now if they were left for later (see :func:`load_yaml`)."""
+        fill, self._fill = self._fill, None
+        if fill is not None:
+            fill(self)
 
     def key_mark(self, loc: Sequence[Hashable]) -> Mark | None:
         """Return the position of the mapping key at ``loc``, or None if there is none."""
+        self._filled()
         raw = self._find(self._keys, tuple(loc))
         return None if raw is None else _mark(raw)
 
     def value_mark(self, loc: Sequence[Hashable]) -> Mark | None:
         """Return the position of the value node at ``loc``, or None if there is none."""
+        self._filled()
         raw = self._find(self._values, tuple(loc))
         return None if raw is None else _mark(raw)
 
@@ -124,6 +134,7 @@ class SourceMap:
             The key position for a mapping entry, the value position for a list item or the
             root, else the position of the longest existing prefix; ``Mark(0, 0)`` if none.
         """
+        self._filled()
         path = tuple(loc)
         for end in range(len(path), -1, -1):
             prefix = path[:end]
@@ -177,14 +188,14 @@ class _Builder:
     def build(self, node: Node, loc: Loc) -> Any:
         self.smap._values[loc] = node.start_mark
         if isinstance(node, ScalarNode):
-            return node.value if node.tag == _STR_TAG else self._scalar(node)
+            return node.value if node.tag == STR_TAG else self._scalar(node)
         done = self.built.get(node)
         if done is not None:
             self.smap._aliases[loc] = done[1]
             return done[0]
-        if node.tag == _MAP_TAG and isinstance(node, MappingNode):
+        if node.tag == MAP_TAG and isinstance(node, MappingNode):
             return self._mapping(node, loc)
-        if node.tag == _SEQ_TAG and isinstance(node, SequenceNode):
+        if node.tag == SEQ_TAG and isinstance(node, SequenceNode):
             items: list[Any] = []
             self.built[node] = (items, loc)
             for index, child in enumerate(node.value):
@@ -195,20 +206,20 @@ class _Builder:
         return value
 
     def _scalar(self, node: ScalarNode) -> Any:
-        builder = _SCALAR_BUILDERS.get(node.tag)
+        builder = SCALAR_BUILDERS.get(node.tag)
         if builder is None:
             return self.ctor.construct_object(node, deep=True)
         try:
             return builder(self.ctor, node)
         except (ValueError, OverflowError) as exc:
             # e.g. 2001-13-45 resolves as a timestamp; safe_load lets this ValueError escape.
-            kind = node.tag.removeprefix(_TAG)
+            kind = node.tag.removeprefix(TAG)
             problem = f"invalid {kind} {node.value!r}: {exc}"
             raise ConstructorError(None, None, problem, node.start_mark) from exc
 
     def _key(self, key_node: Node, owner: Node) -> Hashable:
         if isinstance(key_node, ScalarNode):
-            if key_node.tag in (_STR_TAG, _VALUE_TAG):
+            if key_node.tag in (STR_TAG, VALUE_TAG):
                 return str(key_node.value)
             key = self._scalar(key_node)
             if isinstance(key, Hashable):
@@ -223,7 +234,7 @@ class _Builder:
     def _mapping(self, node: MappingNode, loc: Loc) -> dict[Any, Any]:
         data: dict[Any, Any] = {}
         self.built[node] = (data, loc)
-        if any(key_node.tag == _MERGE_TAG for key_node, _ in node.value):
+        if any(key_node.tag == MERGE_TAG for key_node, _ in node.value):
             pairs = self._entries(node, loc).items()
         else:
             pairs = self._explicit(node, loc).items()
@@ -243,7 +254,7 @@ class _Builder:
         self.checked.add(node)
         found: _Entries = {}
         for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
+            if key_node.tag == MERGE_TAG:
                 continue
             key = self._key(key_node, node)
             if check:
@@ -268,7 +279,7 @@ class _Builder:
         self.merging.add(node)
         merged: _Entries = {}
         for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
+            if key_node.tag == MERGE_TAG:
                 for source in reversed(self._merge_sources(node, value_node)):
                     merged.update(self._entries(source, loc))
         merged.update(self._explicit(node, loc))
@@ -350,7 +361,14 @@ def load_yaml(text: str, *, file: str = "") -> LoadedYaml:
     builder = _Builder(source_map)
     try:
         root = yaml.compose(text, Loader=_LOADER)
-        data = None if root is None else builder.build(root, ())
+        if root is None:
+            return LoadedYaml(data=None, source_map=source_map, file=file)
+        data = build_plain(root)
+        if data is not UNUSUAL:
+            # Positions only matter for problem reports: record them from the text on demand.
+            lazy = SourceMap(file, fill=lambda smap: _record_positions(smap, text))
+            return LoadedYaml(data=data, source_map=lazy, file=file)
+        data = builder.build(root, ())
     except yaml.YAMLError as exc:
         issue = _yaml_error_issue(exc, text, file)
         raise SpecError(f"{issue.where()}: invalid YAML: {issue.msg}", [issue]) from exc
@@ -361,6 +379,14 @@ def load_yaml(text: str, *, file: str = "") -> LoadedYaml:
             f"{file or '<input>'}: {count} duplicate key{'s' if count > 1 else ''}", issues
         )
     return LoadedYaml(data=data, source_map=source_map, file=file)
+
+
+def _record_positions(source_map: SourceMap, text: str) -> None:
+    """Fill ``source_map`` with the full walk over ``text`` (which loaded before, so it cannot
+    fail now)."""
+    root = yaml.compose(text, Loader=_LOADER)
+    if root is not None:
+        _Builder(source_map).build(root, ())
 
 
 def load_yaml_file(path: str | os.PathLike[str]) -> LoadedYaml:

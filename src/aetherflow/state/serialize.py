@@ -32,6 +32,7 @@ from aetherflow.state.records import (
     StepRecord,
     StepStatus,
 )
+from aetherflow.templating.text import sorted_json
 
 
 class Row(Protocol):
@@ -109,9 +110,7 @@ def dump_json(value: Any, *, what: str) -> str:
         StateError: The value is not JSON-serialisable.
     """
     try:
-        return json.dumps(
-            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
+        return sorted_json(value)
     except (TypeError, ValueError) as exc:
         raise StateError(
             f"cannot store {what}: {exc}; outputs must be JSON-safe (dicts, lists, strings, "
@@ -280,18 +279,19 @@ def attempt_of(step: StepRecord) -> AttemptRecord:
     )
 
 
-def attempt_params(attempt: AttemptRecord) -> Params:
-    """The named parameters of a ``step_attempts`` row."""
+def attempt_params(step: StepRecord) -> Params:
+    """The named parameters of the ``step_attempts`` row that ``step_finished`` appends for
+    ``step`` (the columns of :func:`attempt_of`, without building the record)."""
     return {
-        "flow_id": attempt.flow_id,
-        "run_id": attempt.run_id,
-        "job_id": attempt.job_id,
-        "step_id": attempt.step_id,
-        "attempt": attempt.attempt,
-        "status": attempt.status.value,
-        "started_at": attempt.started_at,
-        "ended_at": attempt.ended_at,
-        "error": _dump_error(attempt.error),
+        "flow_id": step.flow_id,
+        "run_id": step.run_id,
+        "job_id": step.job_id,
+        "step_id": step.step_id,
+        "attempt": step.attempt,
+        "status": step.status.value,
+        "started_at": step.started_at,
+        "ended_at": step.ended_at,
+        "error": _dump_error(step.error),
     }
 
 

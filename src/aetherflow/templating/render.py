@@ -157,12 +157,25 @@ def render_value(value: Any, scope: Scope, *, where: str = "") -> Any:
     if isinstance(value, str):
         return render_string(value, scope, where=where)
     if isinstance(value, dict):
-        return {
-            k: render_value(v, scope, where=f"{where}.{k}" if where else str(k))
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [render_value(v, scope, where=f"{where}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, tuple):
-        return tuple(render_value(v, scope, where=f"{where}[{i}]") for i, v in enumerate(value))
+        rendered: dict[Any, Any] = {}
+        for key, item in value.items():
+            if _is_plain(item):  # the common case: no location text to build
+                rendered[key] = item
+            else:
+                child = f"{where}.{key}" if where else str(key)
+                rendered[key] = render_value(item, scope, where=child)
+        return rendered
+    if isinstance(value, list | tuple):
+        items = [
+            item if _is_plain(item) else render_value(item, scope, where=f"{where}[{index}]")
+            for index, item in enumerate(value)
+        ]
+        return items if isinstance(value, list) else tuple(items)
     return value
+
+
+def _is_plain(value: Any) -> bool:
+    """True for a value that renders to itself: not a container, not a string with a brace."""
+    if isinstance(value, str):
+        return not has_template_syntax(value)
+    return not isinstance(value, dict | list | tuple)

@@ -25,7 +25,9 @@ import base64
 import datetime as _dt
 import enum
 import json
+from collections.abc import Callable
 from decimal import Decimal
+from json import encoder as _json_encoder
 from pathlib import PurePath
 from typing import Any
 
@@ -76,6 +78,40 @@ def strict_json_default(value: Any) -> Any:
     if isinstance(value, _DOCUMENTED) or hasattr(value, "model_dump"):
         return json_default(value)
     raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+def _no_default(value: Any) -> Any:
+    # The message json.JSONEncoder.default raises.
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+_C_ENCODER: Any = getattr(_json_encoder, "c_make_encoder", None)  # not in the type stubs
+_ENCODE_STR: Any = _json_encoder.encode_basestring
+
+
+def sorted_json(value: Any, default: Callable[[Any], Any] | None = None) -> str:
+    """``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    allow_nan=False, default=default)``: the same text and the same errors, cheaper.
+
+    ``json.dumps`` with arguments builds a ``JSONEncoder`` per call, which costs more than
+    encoding a step's outputs; this builds only the C encoder (with a fresh circular-reference
+    table each call), and falls back to ``json.dumps`` where the C accelerator is missing.
+
+    Raises:
+        TypeError: A value has no JSON form (and ``default`` does not give one).
+        ValueError: NaN or Infinity, or a circular reference.
+    """
+    if _C_ENCODER is None:  # pragma: no cover - CPython always ships the accelerator
+        return json.dumps(
+            value,
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            allow_nan=False,
+            default=default,
+        )
+    encode = _C_ENCODER({}, default or _no_default, _ENCODE_STR, None, ":", ",", True, False, False)
+    return "".join(encode(value, 0))
 
 
 def compact_json(value: Any) -> str:

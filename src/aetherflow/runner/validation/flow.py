@@ -28,7 +28,13 @@ from aetherflow.runner.validation.semantic import (
     check_when,
     job_views,
 )
-from aetherflow.runner.validation.templates import Target, TemplateRules, scan_templates
+from aetherflow.runner.validation.templates import (
+    Target,
+    TemplateRules,
+    braced_strings,
+    check_strings,
+    scan_templates,
+)
 from aetherflow.runtime.profiles import Profiles, load_profiles
 from aetherflow.runtime.registry import REGISTRY, Registry
 from aetherflow.spec.flow import DEFAULT_WORK_ROOT, FlowSpec
@@ -160,22 +166,25 @@ def _check_steps(
     resources = data.get("resources")
     resource_names = set(resources) if isinstance(resources, Mapping) else set()
     for job_position, job in enumerate(jobs):
-        step_ids = tuple(_step_id(s) for _, s in job.steps)
-        for position, (index, step) in enumerate(job.steps):
+        steps = job.steps
+        step_ids = tuple(_step_id(s) for _, s in steps)
+        for position, (index, step) in enumerate(steps):
             loc = ("jobs", job.index, "steps", index)
-            rules = TemplateRules(
-                phase=Phase.STEP,
-                env=options.env,
-                env_strict=options.env_strict,
-                step_ids=step_ids,
-                step_position=position,
-                job_ids=job_ids,
-                job_position=job_position,
-            )
-            scan_templates(step.get("inputs"), (*loc, "inputs"), rules, Target(out))
-            if step.get("outputs"):
-                outputs_rules = replace(rules, outputs_phase=True)
-                scan_templates(step.get("outputs"), (*loc, "outputs"), outputs_rules, Target(out))
+            in_inputs = braced_strings(step.get("inputs"), (*loc, "inputs"))
+            outputs = step.get("outputs")
+            in_outputs = braced_strings(outputs, (*loc, "outputs")) if outputs else []
+            if in_inputs or in_outputs:  # the rules are only needed when there are templates
+                rules = TemplateRules(
+                    phase=Phase.STEP,
+                    env=options.env,
+                    env_strict=options.env_strict,
+                    step_ids=step_ids,
+                    step_position=position,
+                    job_ids=job_ids,
+                    job_position=job_position,
+                )
+                check_strings(in_inputs, rules, Target(out))
+                check_strings(in_outputs, replace(rules, outputs_phase=True), Target(out))
             cls = check_step_type(options.registry, step, loc, out)
             if cls is not None:
                 check_step_inputs(cls, step.get("inputs", {}), (*loc, "inputs"), out)

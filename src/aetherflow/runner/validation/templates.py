@@ -20,7 +20,7 @@ from aetherflow.runner.validation.report import Collector, Loc
 from aetherflow.spec.issues import did_you_mean
 from aetherflow.spec.yamlload import SourceMap
 from aetherflow.templating.render import PHASE_ROOTS, Phase, is_missing, lookup
-from aetherflow.templating.tokens import Token, iter_strings, parse_template
+from aetherflow.templating.tokens import Token, parse_template
 
 _JOBS_ATTRS = ("status", "outputs", "skip_reason")
 
@@ -100,9 +100,43 @@ class Target:
 
 def scan_templates(value: Any, loc: Loc, rules: TemplateRules, target: Target) -> None:
     """Check every template string inside ``value`` (keys are never templates)."""
-    for string_loc, text in iter_strings(value, loc):
-        if "{" not in text and "}" not in text:
-            continue
+    check_strings(braced_strings(value, loc), rules, target)
+
+
+def braced_strings(value: Any, loc: Loc) -> list[tuple[Loc, str]]:
+    """Every string inside ``value`` with a brace in it, and its location, in document order.
+
+    Only these can hold a token or a forbidden pattern; keys are never templates. Equivalent to
+    filtering :func:`~aetherflow.templating.tokens.iter_strings`, without a generator frame
+    and a location tuple per string (validation walks every step's inputs).
+    """
+    found: list[tuple[Loc, str]] = []
+    _collect_braced(value, loc, found)
+    return found
+
+
+def _collect_braced(value: Any, loc: Loc, found: list[tuple[Loc, str]]) -> None:
+    if isinstance(value, str):
+        if "{" in value or "}" in value:
+            found.append((loc, value))
+        return
+    if isinstance(value, dict):
+        entries: Any = value.items()
+    elif isinstance(value, list | tuple):
+        entries = enumerate(value)
+    else:
+        return
+    for key, item in entries:
+        if isinstance(item, str):
+            if "{" in item or "}" in item:
+                found.append(((*loc, key), item))
+        elif isinstance(item, dict | list | tuple):
+            _collect_braced(item, (*loc, key), found)
+
+
+def check_strings(strings: list[tuple[Loc, str]], rules: TemplateRules, target: Target) -> None:
+    """Check the templates of strings found by :func:`braced_strings`."""
+    for string_loc, text in strings:
         try:
             template = parse_template(text)
         except ResolverSyntaxError as exc:
