@@ -15,6 +15,7 @@ predecessor keep its builtin base classes (``ValueError``, ``KeyError``, ``Runti
     ├── PluginError (RuntimeError) ........ a plugin failed to load or register
     ├── RegistryError (ValueError) ........ unknown or duplicate step/connector name
     ├── ConnectorError (RuntimeError) ..... a connector could not do its job
+    ├── BundleError (RuntimeError) ........ a bundle could not be synced or is not usable
     ├── MissingDependency (RuntimeError) .. an optional library is not installed
     ├── ReportTooLargeError (ValueError) .. a report exceeds ``rows_threshold``
     ├── ParquetSupportMissing (ValueError)  pyarrow is not installed
@@ -168,6 +169,10 @@ class WhenSyntaxError(WhenError):
 
 class ConfigError(AetherflowError, ValueError):
     """Settings, env files, profiles or the secrets hook are misconfigured."""
+
+
+class BundleError(AetherflowError, RuntimeError):
+    """A bundle could not be synced (source unreachable, bad listing, missing entry flow)."""
 
 
 class PluginError(AetherflowError, RuntimeError):

@@ -10,6 +10,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from aetherflow.bundles.manifest import load_manifest
+from aetherflow.bundles.sync import sync_bundle
+from aetherflow.bundles.wiring import BundleRun, with_bundle_env
 from aetherflow.cli.logs import apply_settings
 from aetherflow.cli.output import set_error_format
 from aetherflow.connectors import register_builtin_connectors
@@ -41,6 +44,16 @@ class Runtime:
     plugins: list[LoadedPlugin] = field(default_factory=list)
     secrets: SecretsHook | None = None
     redactor: Redactor = field(default_factory=Redactor)
+    bundle: BundleRun | None = None
+
+
+@dataclass(frozen=True)
+class BundleOptions:
+    """``--bundle-manifest``, ``--allow-stale-bundle`` and ``--work-root`` of a command."""
+
+    manifest: str
+    allow_stale: bool = False
+    work_root: str | None = None
 
 
 def process_environ() -> dict[str, str]:
@@ -48,22 +61,53 @@ def process_environ() -> dict[str, str]:
     return dict(os.environ)
 
 
-def bootstrap(environ: Mapping[str, str] | None = None) -> Runtime:
-    """Build the runtime: env snapshot with env files, settings, built-ins and plugins.
+def _ignored(key: str) -> None:
+    _warn(
+        "env_file_key_ignored",
+        key=key,
+        message=f"{key} cannot be set by an env file ({_WHY_PROTECTED.get(key, '')})",
+    )
+
+
+def _sync(env: EnvSnapshot, options: BundleOptions) -> BundleRun:
+    """Sync the bundle once for this command (``bundle_stale`` warning when stale)."""
+    manifest = load_manifest(options.manifest)
+    work_root = options.work_root or Settings.from_env(env).work_root
+
+    def stale(message: str) -> None:
+        _warn(
+            "bundle_stale",
+            bundle_id=manifest.bundle_id,
+            error=message,
+            message=f"bundle {manifest.bundle_id}: the source failed, using the last synced "
+            f"copy: {message}",
+        )
+
+    result = sync_bundle(manifest, work_root, allow_stale=options.allow_stale, on_stale=stale)
+    return BundleRun(manifest=manifest, sync=result)
+
+
+def bootstrap(
+    environ: Mapping[str, str] | None = None, *, bundle_options: BundleOptions | None = None
+) -> Runtime:
+    """Build the runtime: env snapshot with env files (and bundle), settings, built-ins, plugins.
+
+    With ``bundle_options`` the bundle is synced once here; its env files and keys are layered
+    into the snapshot, its ``mode`` wins, and its plugin sources apply (``50-...``).
 
     Raises:
         ConfigError: Invalid settings or env files.
         PluginError: A plugin failed to load in strict mode.
+        SpecError: Invalid bundle manifest.
+        BundleError: The bundle could not be synced.
     """
-    env = build_snapshot(
-        process_environ() if environ is None else environ,
-        on_ignored=lambda key: _warn(
-            "env_file_key_ignored",
-            key=key,
-            message=f"{key} cannot be set by an env file ({_WHY_PROTECTED.get(key, '')})",
-        ),
-    )
+    env = build_snapshot(process_environ() if environ is None else environ, on_ignored=_ignored)
+    bundle = None
+    if bundle_options is not None:
+        bundle = _sync(env, bundle_options)
+        env = EnvSnapshot(with_bundle_env(env, bundle, on_ignored=_ignored))
     settings = Settings.from_env(env)
+    env = env.with_layer({"AETHERFLOW_MODE": settings.mode.value})
     # Env files and AETHERFLOW_SETTINGS_MODULE may set the log level/format too.
     set_error_format(apply_settings(settings.log_level, settings.log_format))
     # Error lines and logs of the command itself are redacted from here on, so a failing
@@ -77,7 +121,12 @@ def bootstrap(environ: Mapping[str, str] | None = None) -> Runtime:
         redactor.add_env(env, settings.secret_env_patterns)
     register_builtin_steps(REGISTRY)
     register_builtin_connectors(REGISTRY)
-    plan = plugin_plan(enterprise=settings.enterprise, ambient_paths=settings.plugin_paths)
+    plan = plugin_plan(
+        enterprise=settings.enterprise,
+        ambient_paths=settings.plugin_paths,
+        manifest=bundle.manifest.spec if bundle else None,
+        bundle_root=bundle.root if bundle else None,
+    )
     for source in plan.ignored:
         _warn(
             "plugin_source_ignored",
@@ -94,6 +143,7 @@ def bootstrap(environ: Mapping[str, str] | None = None) -> Runtime:
         plugins=plugins,
         secrets=secrets,
         redactor=redactor,
+        bundle=bundle,
     )
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from aetherflow import __version__
 from aetherflow.cli import (
+    bundle_cmd,
     diagnose_cmd,
     locks_cmd,
     plugins_cmd,
@@ -98,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose_cmd.register(sub, common)
     schema_cmd.register(sub, common)
     plugins_cmd.register(sub, common)
+    bundle_cmd.register(sub, common)
     return parser
 
 

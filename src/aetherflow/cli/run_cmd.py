@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 
 from aetherflow.cli.bootstrap import Runtime, bootstrap
-from aetherflow.cli.flowarg import add_flow_argument, flow_path
+from aetherflow.cli.flowarg import (
+    add_bundle_arguments,
+    add_flow_argument,
+    bundle_options,
+    flow_path,
+    resolved_flow,
+)
 from aetherflow.cli.output import print_json
 from aetherflow.cli.usage import SubParsers, UsageError
 from aetherflow.runner.engine import RunRequest, RunResult, run_flow
@@ -41,14 +47,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "--plan", action="store_true", help="print what would run or be reused; write nothing"
     )
     parser.add_argument("--json", action="store_true", help="with --plan: print the plan as JSON")
-    parser.add_argument(
-        "--bundle-manifest", metavar="M", help="run a bundle's entry flow (not available yet)"
-    )
-    parser.add_argument(
-        "--allow-stale-bundle",
-        action="store_true",
-        help="with --bundle-manifest (not available yet)",
-    )
+    add_bundle_arguments(parser)
 
 
 def register(sub: SubParsers, common: argparse.ArgumentParser) -> None:
@@ -110,13 +109,13 @@ def _print_plan(result: RunResult, as_json: bool) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """Run, resume or plan; return the exit code of ``30-execution.md``."""
-    if args.bundle_manifest or args.allow_stale_bundle:
-        raise UsageError("--bundle-manifest is not available in this version yet")
     if args.json and not args.plan:
         raise UsageError("--json is only used with --plan (use --log-format json for events)")
-    runtime = bootstrap()
+    if not (args.flow or args.flow_yaml or args.bundle_manifest):
+        flow_path(args)  # the usage error for a missing flow, before any work
+    runtime = bootstrap(bundle_options=bundle_options(args))
     request = RunRequest(
-        flow_path=flow_path(args),
+        flow_path=resolved_flow(args, runtime),
         env=runtime.env,
         settings=runtime.settings,
         registry=runtime.registry,
@@ -129,6 +128,7 @@ def run_command(args: argparse.Namespace) -> int:
         observers=observers(runtime),
         secrets=runtime.secrets,
         redactor=runtime.redactor,
+        bundle_fingerprint=runtime.bundle.sync.fingerprint if runtime.bundle else None,
     )
     result = run_flow(request)
     if args.plan:

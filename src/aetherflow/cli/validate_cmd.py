@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 
 from aetherflow.cli.bootstrap import bootstrap
-from aetherflow.cli.flowarg import add_flow_argument, flow_path
+from aetherflow.cli.flowarg import (
+    add_bundle_arguments,
+    add_flow_argument,
+    bundle_options,
+    flow_path,
+    resolved_flow,
+)
 from aetherflow.cli.output import one_line, print_json
 from aetherflow.cli.usage import SubParsers
 from aetherflow.errors import Issue
@@ -33,6 +39,7 @@ def register(sub: SubParsers, common: argparse.ArgumentParser) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_flow_argument(parser)
+    add_bundle_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(handler=run)
 
@@ -46,8 +53,10 @@ def format_issue(issue: Issue, marker: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Validate the flow and print the report; exit 0 when valid, 2 otherwise."""
-    path = flow_path(args)
-    runtime = bootstrap()
+    if not (args.flow or args.flow_yaml or args.bundle_manifest):
+        flow_path(args)  # the usage error for a missing flow, before any work
+    runtime = bootstrap(bundle_options=bundle_options(args))
+    path = resolved_flow(args, runtime)
     options = ValidationOptions(
         env=runtime.env,
         registry=runtime.registry,

@@ -85,6 +85,7 @@ class RunRequest:
     clock: Clock | None = None
     secrets: SecretsHook | None = None
     redactor: Redactor | None = None
+    bundle_fingerprint: str | None = None
     """Where the run registers its secrets (the CLI passes its own, so that its final messages
     stay redacted after the run); a new one when None."""
     host: str = field(default_factory=socket.gethostname)
@@ -329,6 +330,7 @@ def _execute(
             plugins=tuple(PluginRecord(p.name, p.sha256) for p in req.plugins),
             selected_job=req.flow_job,
             resumed=resumed,
+            bundle_fingerprint=req.bundle_fingerprint,
         )
     )
     rs.bus.emit(
@@ -338,6 +340,7 @@ def _execute(
         aetherflow_version=__version__,
         resumed=resumed,
         selected_job=req.flow_job,
+        bundle_fingerprint=req.bundle_fingerprint,
     )
     status, exit_code, can_write = RunStatus.FAILED, EXIT_FAILED, True
     try:

@@ -43,7 +43,8 @@ _CSV_NATIVE = (str, int, float, type(None))
 _JSON_NATIVE = (str, int, bool, type(None))
 # Types written as they are: a batch whose columns hold only these skips the per-value pass.
 _CSV_PLAIN: frozenset[type] = frozenset(_CSV_NATIVE)
-_JSON_PLAIN: frozenset[type] = frozenset((*_JSON_NATIVE, float))  # NaN/infinity make the encoder raise
+# Floats too: NaN and infinity still fail, because the encoder runs with allow_nan=False.
+_JSON_PLAIN: frozenset[type] = frozenset((*_JSON_NATIVE, float))
 
 
 def _plain(batch: Sequence[Row], plain: frozenset[type]) -> bool:
