@@ -153,7 +153,21 @@ def _settings_module_values(module_name: str) -> dict[str, Any]:
         raise ConfigError(
             f"AETHERFLOW_SETTINGS_MODULE={module_name!r} sets unknown settings: {unknown}"
         )
+    too_late = sorted(set(values) & set(TOO_LATE_FOR_MODULE))
+    if too_late:
+        reasons = "; ".join(f"{key}: {TOO_LATE_FOR_MODULE[key]}" for key in too_late)
+        raise ConfigError(
+            f"AETHERFLOW_SETTINGS_MODULE={module_name!r} sets {too_late}, which a settings "
+            f"module cannot change ({reasons}); set the environment variable instead"
+        )
     return dict(values)
+
+
+TOO_LATE_FOR_MODULE = {
+    "env_files_json": "env files are loaded before the settings module is read",
+    "settings_module": "the module is already chosen",
+}
+"""Settings a module cannot set: they were used before the module was read."""
 
 
 def _text(_name: str, value: str) -> str:

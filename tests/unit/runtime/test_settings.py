@@ -279,6 +279,15 @@ def test_settings_module_cannot_leave_enterprise(settings_module: WriteModule) -
     assert Settings.from_env({"AETHERFLOW_SETTINGS_MODULE": stricter}).enterprise is True
 
 
+@pytest.mark.parametrize("key", ["env_files_json", "settings_module"])
+def test_settings_module_cannot_set_what_was_already_used(
+    key: str, settings_module: WriteModule
+) -> None:
+    name = settings_module(f'SETTINGS = {{"{key}": "x"}}\n')
+    with pytest.raises(ConfigError, match=rf"sets \['{key}'\], which a settings module cannot"):
+        Settings.from_env({"AETHERFLOW_SETTINGS_MODULE": name})
+
+
 @pytest.mark.parametrize("source", ["env", "module"])
 def test_log_level_must_be_a_level(source: str, settings_module: WriteModule) -> None:
     env = (
