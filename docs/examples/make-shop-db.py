@@ -1,4 +1,4 @@
-"""Create the demo SQLite database of docs/steps/data.md.
+"""Create the demo SQLite database of docs/steps/database.md.
 
 Usage: .venv/bin/python docs/examples/make-shop-db.py PATH   (replaces PATH if it exists)
 """

@@ -17,8 +17,8 @@ predecessor keep its builtin base classes (``ValueError``, ``KeyError``, ``Runti
     ├── ConnectorError (RuntimeError) ..... a connector could not do its job
     ├── BundleError (RuntimeError) ........ a bundle could not be synced or is not usable
     ├── MissingDependency (RuntimeError) .. an optional library is not installed
+    │   └── ParquetSupportMissing (ValueError) parquet needs pyarrow
     ├── ReportTooLargeError (ValueError) .. a report exceeds ``rows_threshold``
-    ├── ParquetSupportMissing (ValueError)  pyarrow is not installed
     ├── StateError (RuntimeError) ......... the state store could not be used
     │   └── BusyError ..................... a run lease or lock is held by someone else
     │       └── LockNotAcquired ........... ``with_lock``/scope lock wait ran out
@@ -207,8 +207,12 @@ class ReportTooLargeError(AetherflowError, ValueError):
         self.rows_threshold = rows_threshold
 
 
-class ParquetSupportMissing(AetherflowError, ValueError):
-    """Parquet was requested but pyarrow is not installed."""
+class ParquetSupportMissing(MissingDependency, ValueError):
+    """Parquet was requested but pyarrow is not installed.
+
+    A :class:`MissingDependency` (the message names the extra to install) that is also a
+    ``ValueError``, as the predecessor's class was, so either ``except`` clause catches it.
+    """
 
 
 class StateError(AetherflowError, RuntimeError):

@@ -1,7 +1,7 @@
 """Layer 5: built-in connectors. They register through the same registry plugins use.
 
 Database connectors (``db:*``) implement :class:`aetherflow.runner.database.Database`; their
-drivers are imported only when a connector is used (see ``docs/connectors/databases.md``).
+drivers are imported only when a connector is used (see ``docs/steps/database.md#connectors``).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@
   with the row count, except in ``db_fetch_small``, whose rows are its output (``max_rows``).
 * Files are written to a temp file next to the output and renamed into place only after every
   ``expect:`` rule held; the temp file is removed on any failure.
-* ``engine: auto`` lets a driver fast path write the file (``docs/steps/data.md#engines``).
+* ``engine: auto`` lets a driver fast path write the file (``docs/steps/database.md#engines``).
 * ``skip_if_empty: true`` turns a zero-row result into SKIPPED with reason ``no rows``.
 """
 
