@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import re
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -33,6 +34,7 @@ from aetherflow.runtime.deps import require
 Fetch = Callable[[int], Sequence[Sequence[Any]]]
 Converter = Callable[[Any], Any]
 SQL_EXCERPT_CHARS = 200
+_DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_][A-Za-z_0-9]*)?\$")
 
 
 def check_batch_size(batch_size: int) -> int:
@@ -72,6 +74,55 @@ def infer_columns(columns: Sequence[Column], rows: Sequence[Row]) -> list[Column
                 resolved[index] = Column(column.name, kind)
                 break
     return resolved
+
+
+def _after_quoted(sql: str, start: int) -> int:
+    """Index after the quoted string or identifier opening at ``start`` (doubled quotes
+    inside it included)."""
+    quote, index = sql[start], start + 1
+    while True:
+        close = sql.find(quote, index)
+        if close < 0:
+            return len(sql)
+        if not sql.startswith(quote, close + 1):
+            return close + 1
+        index = close + 2
+
+
+def _skip(sql: str, index: int) -> tuple[int, bool]:
+    """Where the comment, quoted text or dollar-quoted body at ``index`` ends, and whether it
+    is part of the statement (comments are not); ``(index, False)`` when none starts there."""
+    if sql.startswith("--", index):
+        newline = sql.find("\n", index)
+        return (len(sql) if newline < 0 else newline + 1), False
+    if sql.startswith("/*", index):
+        close = sql.find("*/", index + 2)
+        return (len(sql) if close < 0 else close + 2), False
+    if sql[index] in "'\"":
+        return _after_quoted(sql, index), True
+    tag = _DOLLAR_TAG.match(sql, index) if sql[index] == "$" else None
+    if tag is not None:
+        close = sql.find(tag.group(), tag.end())
+        return (len(sql) if close < 0 else close + len(tag.group())), True
+    return index, False
+
+
+def query_body(sql: str) -> str:
+    """``sql`` without trailing semicolons, comments and whitespace, ready to be wrapped as a
+    subquery (``COPY (query) TO ...``): a trailing ``-- comment`` would swallow the closing
+    parenthesis, and a ``;`` is a syntax error there. Quoted strings and identifiers and
+    dollar-quoted bodies are skipped over, so a ``--`` or ``;`` inside them is kept."""
+    end = index = 0
+    while index < len(sql):
+        after, significant = _skip(sql, index)
+        if after > index:
+            index = after
+            end = after if significant else end
+            continue
+        if not sql[index].isspace() and sql[index] != ";":
+            end = index + 1
+        index += 1
+    return sql[:end]
 
 
 class BatchStream:

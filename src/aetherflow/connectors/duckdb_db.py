@@ -15,7 +15,13 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from aetherflow.connectors.dbapi import BatchStream, DbConnector, check_batch_size, to_text
+from aetherflow.connectors.dbapi import (
+    BatchStream,
+    DbConnector,
+    check_batch_size,
+    query_body,
+    to_text,
+)
 from aetherflow.errors import ConfigError, ConnectorError
 from aetherflow.runner.connector import ConnectorInit
 from aetherflow.runner.database import Column, CsvCopyOptions, Params
@@ -64,10 +70,6 @@ def duckdb_column(name: str, type_code: Any) -> Column:
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-def _subquery(sql: str) -> str:
-    return sql.strip().rstrip(";").strip()
 
 
 def csv_copy_options(options: CsvCopyOptions | None) -> str:
@@ -237,7 +239,7 @@ class DuckDB(DbConnector):
             clause = parquet_copy_options(options)
         else:
             raise NotImplementedError(f"DuckDB COPY cannot write {fmt!r}")
-        statement = f"COPY ({_subquery(sql)}) TO {_literal(str(path))} ({clause})"
+        statement = f"COPY ({query_body(sql)}) TO {_literal(str(path))} ({clause})"
         cursor = self.connection().cursor()
         try:
             with self._guard("export", sql):

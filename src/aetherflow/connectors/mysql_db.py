@@ -22,7 +22,7 @@ from urllib.parse import parse_qs
 
 from aetherflow.connectors.dbapi import BatchStream, check_batch_size, to_text
 from aetherflow.connectors.dsn import parse_url
-from aetherflow.connectors.mysql_types import abandon_unbuffered, mysql_columns
+from aetherflow.connectors.mysql_types import abandon_unbuffered, mysql_columns, password_bytes
 from aetherflow.connectors.sqlalchemy_db import EngineConnector, engine_kwargs
 from aetherflow.errors import ConfigError
 from aetherflow.runner.connector import ConnectorInit
@@ -101,7 +101,7 @@ class MySQLDB(EngineConnector):
         pymysql = self._require("pymysql")
         try:
             return pymysql.connect(
-                **self.params,
+                **{**self.params, "password": password_bytes(self.params["password"])},
                 autocommit=False,
                 connect_timeout=self.connect_timeout,
                 **self.connect_args,

@@ -84,3 +84,12 @@ def abandon_unbuffered(cursor: Any) -> None:
         result.unbuffered_active = False
     if hasattr(cursor, "connection"):
         cursor.connection = None
+
+
+def password_bytes(password: str | bytes | None) -> bytes:
+    """A password as PyMySQL must send it: the UTF-8 bytes the server hashed at
+    ``CREATE USER ... IDENTIFIED BY`` (PyMySQL encodes a ``str`` as latin-1, which fails or
+    sends other bytes for any non-ASCII password)."""
+    if isinstance(password, bytes):
+        return password
+    return (password or "").encode("utf-8")

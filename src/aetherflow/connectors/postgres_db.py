@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
-from aetherflow.connectors.dbapi import BatchStream, check_batch_size
+from aetherflow.connectors.dbapi import BatchStream, check_batch_size, query_body
 from aetherflow.connectors.dsn import mask_dsn, parse_url, strip_driver
 from aetherflow.connectors.postgres_fast import arrow_batches, arrow_plan, copy_statement
 from aetherflow.connectors.postgres_types import postgres_column, text_loaders
@@ -185,8 +185,10 @@ class PostgresDB(EngineConnector):
                 conn.commit()
             return
         self._rollback(conn)
-        if not conn.closed:
-            cursor.close()  # after the rollback: psycopg knows the server cursor is gone
+        # After the rollback psycopg knows the server cursor is gone, and on a connection the
+        # server ended (closed by now) it closes the cursor locally: no round trip either way.
+        # Closing it always keeps psycopg from warning about an open cursor when collected.
+        cursor.close()
 
     def _rollback(self, conn: Any) -> None:
         try:
@@ -259,8 +261,10 @@ class PostgresDB(EngineConnector):
                 "Arrow batches need adbc-driver-postgresql — pip install 'aetherflow[arrow]'"
             ) from exc
         pa = self._require("pyarrow")
-        query = self.bind(sql, params)
+        query = query_body(self.bind(sql, params))  # ADBC wraps it in COPY (...) TO STDOUT
         errors = (dbapi.Error,)
+        # Rows arrive through an Arrow stream, which reports libpq failures as OSError.
+        read_errors = (dbapi.Error, OSError, pa.ArrowException)
         try:
             conn = dbapi.connect(self._libpq_uri())
         except dbapi.Error as exc:
@@ -273,7 +277,7 @@ class PostgresDB(EngineConnector):
                     reader = cursor.fetch_record_batch()
                 schema, converters = arrow_plan(reader.schema, pa)
                 batches = arrow_batches(reader, schema, converters, batch_size, pa)
-                yield schema, self._guarded_iter(batches, sql, errors)
+                yield schema, self._guarded_iter(batches, sql, read_errors)
             finally:
                 cursor.close()
         finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from aetherflow.connectors.dbapi import query_body
 from aetherflow.connectors.postgres_types import copy_encoding, numeric_typmod
 from aetherflow.runner.database import CsvCopyOptions
 from aetherflow.runtime.deps import require
@@ -37,7 +38,7 @@ def copy_statement(query: str, options: CsvCopyOptions, sql: Any) -> Any:
         "NULL {}, ENCODING {})"
     )
     return template.format(
-        sql.SQL(query.strip().rstrip(";")),
+        sql.SQL(query_body(query)),
         sql.SQL("true" if options.header else "false"),
         sql.Literal(options.delimiter),
         sql.Literal(options.quotechar),

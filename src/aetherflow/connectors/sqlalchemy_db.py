@@ -23,7 +23,7 @@ from typing import Any
 
 from aetherflow.connectors.dbapi import BatchStream, DbConnector, check_batch_size, to_text
 from aetherflow.connectors.dsn import mask_url, parse_url
-from aetherflow.connectors.mysql_types import abandon_unbuffered, mysql_columns
+from aetherflow.connectors.mysql_types import abandon_unbuffered, mysql_columns, password_bytes
 from aetherflow.connectors.postgres_types import postgres_column
 from aetherflow.errors import ConfigError, ConnectorError
 from aetherflow.runner.connector import ConnectorInit
@@ -149,8 +149,14 @@ class SQLAlchemyDB(EngineConnector):
         url = sqlalchemy.engine.make_url(self.url)
         memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
         kwargs = engine_kwargs(self.options, sized_pool=not memory)
+        connect_args = dict(self.connect_args)
+        pymysql = (
+            url.get_backend_name() in ("mysql", "mariadb") and url.get_driver_name() == "pymysql"
+        )
+        if pymysql and url.password is not None and "password" not in connect_args:
+            connect_args["password"] = password_bytes(str(url.password))
         try:
-            return sqlalchemy.create_engine(url, connect_args=self.connect_args, **kwargs)
+            return sqlalchemy.create_engine(url, connect_args=connect_args, **kwargs)
         except sqlalchemy.exc.ArgumentError as exc:
             raise ConfigError(
                 f"db:sqlalchemy resource {self.name!r}: invalid url {mask_url(self.url)}: {exc}"
@@ -187,6 +193,8 @@ class SQLAlchemyDB(EngineConnector):
         check_batch_size(batch_size)
         sqlalchemy = self._require("sqlalchemy")
         conn = self._connection()
+        result: Any = None
+        done = False
         try:
             with self._guard("query", sql):
                 result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
@@ -200,16 +208,37 @@ class SQLAlchemyDB(EngineConnector):
                 fetch = self._guarded(result.fetchmany, sql)
                 stream = BatchStream(columns, fetch, batch_size, converters=converters)
             yield stream
-            if not stream.exhausted and self.engine().dialect.name in ("mysql", "mariadb"):
-                # Closing an unbuffered MySQL result reads all of it: drop the connection.
-                abandon_unbuffered(result.cursor)
-                conn.invalidate()
+            done = True
+            if not stream.exhausted and self._unbuffered():
+                self._abandon(conn, result)
             else:
                 result.close()
                 with self._guard("commit", sql):
                     conn.commit()
         finally:
+            if not done and result is not None:
+                self._drop_failed(conn, result)
             conn.close()
+
+    def _unbuffered(self) -> bool:
+        return str(self.engine().dialect.name) in ("mysql", "mariadb")
+
+    def _abandon(self, conn: Any, result: Any) -> None:
+        """Closing an unbuffered MySQL result reads all of it: drop the connection instead."""
+        abandon_unbuffered(result.cursor)
+        conn.invalidate()
+
+    def _drop_failed(self, conn: Any, result: Any) -> None:
+        """Release the result of a stream that ended with an error, without reading the rest
+        (MySQL) and without leaving a server-side cursor open (PostgreSQL)."""
+        if self._unbuffered():
+            self._abandon(conn, result)
+            return
+        try:
+            result.close()
+        except self._driver_errors() as exc:  # the stream's own error is what matters
+            log.warning("sqlalchemy resource %r: closing the result failed: %s", self.name, exc)
+            conn.invalidate()
 
     def execute(self, sql: str, params: Params = None) -> int:
         """Run a statement in a transaction and commit; the affected row count."""
