@@ -23,7 +23,7 @@ from urllib.parse import parse_qs
 from aetherflow.connectors.dbapi import BatchStream, check_batch_size, to_text
 from aetherflow.connectors.dsn import parse_url
 from aetherflow.connectors.mysql_types import abandon_unbuffered, mysql_columns, password_bytes
-from aetherflow.connectors.sqlalchemy_db import EngineConnector, engine_kwargs
+from aetherflow.connectors.sqlalchemy_db import DriverConnector, engine_kwargs
 from aetherflow.errors import ConfigError
 from aetherflow.runner.connector import ConnectorInit
 from aetherflow.runner.database import Params
@@ -72,7 +72,7 @@ def mysql_params(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     return params
 
 
-class MySQLDB(EngineConnector):
+class MySQLDB(DriverConnector):
     """The ``db:mysql`` connector."""
 
     family = "mysql"
@@ -159,27 +159,6 @@ class MySQLDB(EngineConnector):
             else:
                 abandon_unbuffered(cursor)
                 self._discard()
-
-    def execute(self, sql: str, params: Params = None) -> int:
-        """Run a statement and commit; the affected row count."""
-        conn = self.connection()
-        with self._guard("statement", sql):
-            try:
-                with conn.cursor() as cursor:
-                    cursor.execute(sql, params)
-                    count = int(cursor.rowcount)
-                conn.commit()
-            except BaseException:
-                self._rollback(conn)
-                raise
-        return count
-
-    def _rollback(self, conn: Any) -> None:
-        try:
-            conn.rollback()
-        except self._driver_errors() as exc:  # the statement's own error is what matters
-            log.warning("mysql resource %r: rollback failed: %s", self.name, self.mask(str(exc)))
-            self._discard()
 
     def _discard(self) -> None:
         """Drop the connection without reading what the server still sends."""

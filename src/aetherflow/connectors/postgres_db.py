@@ -27,7 +27,7 @@ from aetherflow.connectors.dbapi import BatchStream, check_batch_size, query_bod
 from aetherflow.connectors.dsn import mask_dsn, parse_url, strip_driver
 from aetherflow.connectors.postgres_fast import arrow_batches, arrow_plan, copy_statement
 from aetherflow.connectors.postgres_types import postgres_column, text_loaders
-from aetherflow.connectors.sqlalchemy_db import EngineConnector, engine_kwargs
+from aetherflow.connectors.sqlalchemy_db import DriverConnector, engine_kwargs
 from aetherflow.errors import ConfigError
 from aetherflow.runner.connector import ConnectorInit
 from aetherflow.runner.database import CsvCopyOptions, Params
@@ -87,7 +87,7 @@ def _dsn_value(dsn: str, key: str) -> str | None:
     return value[1:-1] if value.startswith("'") else value
 
 
-class PostgresDB(EngineConnector):
+class PostgresDB(DriverConnector):
     """The ``db:postgres`` connector."""
 
     family = "postgres"
@@ -189,27 +189,6 @@ class PostgresDB(EngineConnector):
         # server ended (closed by now) it closes the cursor locally: no round trip either way.
         # Closing it always keeps psycopg from warning about an open cursor when collected.
         cursor.close()
-
-    def _rollback(self, conn: Any) -> None:
-        try:
-            conn.rollback()
-        except self._driver_errors() as exc:  # the operation's own error is what matters
-            log.warning("postgres resource %r: rollback failed: %s", self.name, self.mask(str(exc)))
-            self._discard()
-
-    def execute(self, sql: str, params: Params = None) -> int:
-        """Run a statement and commit; the affected row count (-1 when not applicable)."""
-        conn = self.connection()
-        with self._guard("statement", sql):
-            try:
-                with conn.cursor() as cursor:
-                    cursor.execute(sql, params)
-                    count = int(cursor.rowcount)
-                conn.commit()
-            except BaseException:
-                self._rollback(conn)
-                raise
-        return count
 
     def bind(self, sql: str, params: Params) -> str:
         """``sql`` with ``params`` bound on the client (safely quoted by psycopg)."""

@@ -114,6 +114,43 @@ class EngineConnector(DbConnector):
             engine.dispose()
 
 
+class DriverConnector(EngineConnector):
+    """An :class:`EngineConnector` that also talks to the driver directly on one connection
+    (``db:postgres``, ``db:mysql``): ``execute`` in a transaction, rollback that never hides the
+    statement's own error."""
+
+    def connection(self) -> Any:
+        """The open driver connection (connecting on first use)."""
+        raise NotImplementedError
+
+    def _discard(self) -> None:
+        """Drop the connection without reading what the server still sends."""
+        raise NotImplementedError
+
+    def execute(self, sql: str, params: Params = None) -> int:
+        """Run a statement and commit; the affected row count (-1 when not applicable)."""
+        conn = self.connection()
+        with self._guard("statement", sql):
+            try:
+                with conn.cursor() as cursor:
+                    cursor.execute(sql, params)
+                    count = int(cursor.rowcount)
+                conn.commit()
+            except BaseException:
+                self._rollback(conn)
+                raise
+        return count
+
+    def _rollback(self, conn: Any) -> None:
+        try:
+            conn.rollback()
+        except self._driver_errors() as exc:  # the statement's own error is what matters
+            log.warning(
+                "%s resource %r: rollback failed: %s", self.family, self.name, self.mask(str(exc))
+            )
+            self._discard()
+
+
 class SQLAlchemyDB(EngineConnector):
     """The ``db:sqlalchemy`` connector."""
 
