@@ -9,10 +9,8 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from aetherflow.bundles.manifest import load_manifest
-from aetherflow.bundles.sync import sync_bundle
-from aetherflow.bundles.wiring import BundleRun, with_bundle_env
 from aetherflow.cli.logs import apply_settings
 from aetherflow.cli.output import set_error_format
 from aetherflow.connectors import register_builtin_connectors
@@ -24,6 +22,9 @@ from aetherflow.runtime.settings import Settings
 from aetherflow.runtime.snapshot import EnvSnapshot, build_snapshot
 from aetherflow.runtime.trust import plugin_plan
 from aetherflow.steps import register_builtin_steps
+
+if TYPE_CHECKING:  # bundles load only for commands that use one (start-up time)
+    from aetherflow.bundles.wiring import BundleRun
 
 log = logging.getLogger("aetherflow.cli")
 
@@ -71,6 +72,10 @@ def _ignored(key: str) -> None:
 
 def _sync(env: EnvSnapshot, options: BundleOptions) -> BundleRun:
     """Sync the bundle once for this command (``bundle_stale`` warning when stale)."""
+    from aetherflow.bundles.manifest import load_manifest  # noqa: PLC0415 - start-up time
+    from aetherflow.bundles.sync import sync_bundle  # noqa: PLC0415
+    from aetherflow.bundles.wiring import BundleRun  # noqa: PLC0415
+
     manifest = load_manifest(options.manifest)
     work_root = options.work_root or Settings.from_env(env).work_root
 
@@ -104,6 +109,8 @@ def bootstrap(
     env = build_snapshot(process_environ() if environ is None else environ, on_ignored=_ignored)
     bundle = None
     if bundle_options is not None:
+        from aetherflow.bundles.wiring import with_bundle_env  # noqa: PLC0415 - start-up time
+
         bundle = _sync(env, bundle_options)
         env = EnvSnapshot(with_bundle_env(env, bundle, on_ignored=_ignored))
     settings = Settings.from_env(env)

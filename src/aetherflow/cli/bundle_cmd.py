@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 
-from aetherflow.bundles.manifest import load_manifest
-from aetherflow.bundles.status import bundle_status
-from aetherflow.bundles.sync import sync_bundle
 from aetherflow.cli.bootstrap import bootstrap
 from aetherflow.cli.output import print_json
 from aetherflow.cli.usage import SubParsers
@@ -71,6 +68,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def run_sync(args: argparse.Namespace) -> int:
     """Sync and report ``CHANGED``, ``UNCHANGED`` or ``STALE``."""
+    from aetherflow.bundles.manifest import load_manifest  # noqa: PLC0415 - start-up time
+    from aetherflow.bundles.sync import sync_bundle  # noqa: PLC0415
+
     runtime = bootstrap()
     manifest = load_manifest(args.bundle_manifest)
     work_root = args.work_root or runtime.settings.work_root
@@ -103,6 +103,9 @@ def run_sync(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     """Print the local status."""
+    from aetherflow.bundles.manifest import load_manifest  # noqa: PLC0415 - start-up time
+    from aetherflow.bundles.status import bundle_status  # noqa: PLC0415
+
     runtime = bootstrap()
     manifest = load_manifest(args.bundle_manifest)
     status = bundle_status(manifest, args.work_root or runtime.settings.work_root)
