@@ -3,7 +3,8 @@
 The benchmarks only install it and run its command line; nothing here imports it. The virtualenv
 lives in ``bench/.venvs/predecessor`` (gitignored) and is created on first use::
 
-    python bench/predecessor.py          # create if missing, print the path of its python
+    python bench/predecessor.py                    # create if missing, print its python
+    python bench/predecessor.py --extra parquet    # also its ``parquet`` extra (pyarrow)
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 PREDECESSOR = "aetherflow-core"
@@ -19,6 +21,8 @@ PREDECESSOR_VERSION = "0.0.14"
 DEFAULT_VENV = Path(__file__).resolve().parent / ".venvs" / "predecessor"
 
 _VERSION_PROBE = "import importlib.metadata as m; print(m.version('aetherflow-core'))"
+EXTRA_MODULES = {"parquet": "pyarrow"}
+"""A module each supported extra installs (its presence means the extra is installed)."""
 
 
 def venv_python(venv: Path) -> Path:
@@ -42,12 +46,21 @@ def installed_version(venv: Path) -> str | None:
     return probe.stdout.strip() if probe.returncode == 0 else None
 
 
-def ensure_predecessor(venv: Path = DEFAULT_VENV, *, quiet: bool = True) -> Path:
-    """Create ``venv`` with the predecessor installed unless it is already there.
+def has_module(venv: Path, module: str) -> bool:
+    """True when ``module`` is importable by the virtualenv's python."""
+    probe = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
+    return subprocess.run([str(venv_python(venv)), "-c", probe], check=False).returncode == 0
+
+
+def ensure_predecessor(
+    venv: Path = DEFAULT_VENV, *, quiet: bool = True, extras: Sequence[str] = ()
+) -> Path:
+    """Create ``venv`` with the predecessor (and ``extras``) installed unless already there.
 
     Args:
         venv: Where the virtualenv lives.
         quiet: Pass ``-q`` to pip.
+        extras: The predecessor's extras to install too (keys of :data:`EXTRA_MODULES`).
 
     Returns:
         The path of the virtualenv's python.
@@ -56,7 +69,8 @@ def ensure_predecessor(venv: Path = DEFAULT_VENV, *, quiet: bool = True) -> Path
         subprocess.CalledProcessError: ``venv`` or ``pip install`` failed.
         RuntimeError: The install finished but the expected version is not importable.
     """
-    if installed_version(venv) == PREDECESSOR_VERSION and venv_cli(venv).exists():
+    installed = installed_version(venv) == PREDECESSOR_VERSION and venv_cli(venv).exists()
+    if installed and all(has_module(venv, EXTRA_MODULES[extra]) for extra in extras):
         return venv_python(venv)
     if not venv_python(venv).exists():
         venv.parent.mkdir(parents=True, exist_ok=True)
@@ -65,7 +79,8 @@ def ensure_predecessor(venv: Path = DEFAULT_VENV, *, quiet: bool = True) -> Path
     if quiet:
         pip.append("-q")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    subprocess.run([*pip, f"{PREDECESSOR}=={PREDECESSOR_VERSION}"], check=True, env=env)
+    spec = f"{PREDECESSOR}[{','.join(extras)}]" if extras else PREDECESSOR
+    subprocess.run([*pip, f"{spec}=={PREDECESSOR_VERSION}"], check=True, env=env)
     found = installed_version(venv)
     if found != PREDECESSOR_VERSION:
         raise RuntimeError(
@@ -79,8 +94,11 @@ def main() -> None:
     """Create the predecessor's virtualenv if needed and print its python."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV, help="virtualenv directory")
+    parser.add_argument(
+        "--extra", action="append", default=[], choices=sorted(EXTRA_MODULES), help="an extra"
+    )
     args = parser.parse_args()
-    print(ensure_predecessor(args.venv, quiet=False))
+    print(ensure_predecessor(args.venv, quiet=False, extras=args.extra))
 
 
 if __name__ == "__main__":

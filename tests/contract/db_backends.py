@@ -182,6 +182,7 @@ BACKENDS: dict[str, Backend] = {
             ],
         ),
         unreachable=lambda tmp: {"path": str(tmp / "no-such-dir" / "db.sqlite")},
+        capabilities=frozenset({"arrow"}),
         stored=_sqlite_value,
         adapt=_sqlite_value,
     ),

@@ -324,7 +324,8 @@ def test_arrow_batches_equal_row_stream(db: Any, backend: Backend, table: str) -
     with db.arrow_batches(sql) as (schema, batches):
         arrow_rows = [tuple(row.values()) for batch in batches for row in batch.to_pylist()]
     assert schema.names == list(TYPED_COLUMNS)
-    assert str(schema.field("d").type) == "decimal128(12, 3)"
+    if backend.types["d"] == "decimal":  # SQLite stores it as REAL
+        assert str(schema.field("d").type) == "decimal128(12, 3)"
     assert arrow_rows == _stream_all(db, sql)
 
 

@@ -5,14 +5,31 @@ Config: ``path`` (a file or ``:memory:``) or ``url`` (``sqlite:///relative.db``,
 use and closed by :meth:`SQLiteDB.close` (the predecessor leaked one per call and had no
 ``execute``). Paramstyle ``?`` (a sequence) or ``:name`` (a mapping). SQLite reports no column
 types, so they are inferred from the first batch's values.
+
+Arrow batches (``arrow_batches``, the fast path of the data steps) come from ADBC
+(``adbc-driver-sqlite``, the ``arrow`` extra) on a second, read-only connection to the same file.
+They hold exactly the values :meth:`SQLiteDB.stream` returns, so the steps may write them in place
+of rows (``arrow_matches_stream``): a column's Arrow type is the storage class of its values
+(INTEGER → int64, REAL → float64, TEXT → string, BLOB → binary), and a column that is NULL
+throughout the first batch has type null. SQLite does not enforce column types, while ADBC types
+a column from its first batch and converts later values silently (an integer in a REAL column
+would read as ``3.0``); so the query runs with one more column, the ``typeof()`` of every column,
+and a batch holding a value of another storage class (or a value in a null column) raises
+:class:`NotImplementedError`, as does anything ADBC cannot read — the caller then starts over on
+the generic path. Not available for ``:memory:`` databases (a second connection cannot see them)
+or with ``:name`` parameters.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
+import os
+import re
 import sqlite3
-from collections.abc import Iterator
-from typing import Any
+import urllib.parse
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, ClassVar
 
 from aetherflow.connectors.dbapi import BatchStream, DbConnector, check_batch_size
 from aetherflow.errors import ConfigError
@@ -20,6 +37,11 @@ from aetherflow.runner.connector import ConnectorInit
 from aetherflow.runner.database import Column, Params
 
 MEMORY = ":memory:"
+STORAGE_CLASSES = ("integer", "real", "text", "blob", "null")
+"""What SQLite's ``typeof()`` returns; none is a prefix of another."""
+_BATCH_ROWS_OPTION = "adbc.sqlite.query.batch_rows"
+_RENAMED = re.compile(r":[0-9]+\Z")  # SQLite's suffix for a repeated name in a subquery
+_PARAM_TYPES = (int, float, str, bytes, type(None))
 
 
 def sqlite_path(config: dict[str, Any], name: str) -> str:
@@ -43,6 +65,176 @@ def sqlite_path(config: dict[str, Any], name: str) -> str:
     # sqlite:///rel.db → "/rel.db" after "://": one slash separates the empty host.
     database = rest[1:] if rest.startswith("/") else rest
     return database.partition("?")[0] or MEMORY
+
+
+def storage_classes(signature: str) -> list[str]:
+    """The storage classes in a concatenation of ``typeof()`` results (``"integertextnull"``).
+
+    Raises:
+        ValueError: ``signature`` holds something else.
+    """
+    found: list[str] = []
+    index = 0
+    while index < len(signature):
+        name = next((c for c in STORAGE_CLASSES if signature.startswith(c, index)), None)
+        if name is None:
+            raise ValueError(f"not a typeof() result: {signature[index:]!r}")
+        found.append(name)
+        index += len(name)
+    return found
+
+
+def subquery(sql: str) -> str:
+    """``sql`` as a parenthesized subquery: trailing semicolons dropped, the closing parenthesis
+    on its own line so a trailing ``-- comment`` cannot swallow it. (A semicolon before such a
+    comment stays, and SQLite refuses the subquery: the caller's fallback handles it.)"""
+    body = sql.strip()
+    while body.endswith(";"):
+        body = body[:-1].rstrip()
+    return f"(\n{body}\n)"
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def checked_query(sql: str, names: Sequence[str], marker: str) -> str:
+    """``sql`` with one more column named ``marker``: the ``typeof()`` of its columns, joined.
+
+    ``LIMIT -1 OFFSET 0`` keeps SQLite from flattening the subquery into the outer query, which
+    would compute every column expression twice (once more for ``typeof``).
+    """
+    classes = " || ".join(f"typeof({_quoted(name)})" for name in names)
+    return (
+        f"SELECT *, {classes} AS {_quoted(marker)} FROM "
+        f"(SELECT * FROM {subquery(sql)} LIMIT -1 OFFSET 0)"
+    )
+
+
+def _storage_of(pa: Any, arrow_type: Any) -> str | None:
+    """The storage class whose values ADBC delivers as ``arrow_type`` (None: not one)."""
+    types = pa.types
+    if types.is_int64(arrow_type):
+        return "integer"
+    if types.is_float64(arrow_type):
+        return "real"
+    if types.is_string(arrow_type) or types.is_large_string(arrow_type):
+        return "text"
+    if types.is_binary(arrow_type) or types.is_large_binary(arrow_type):
+        return "blob"
+    return None
+
+
+class StorageCheck:
+    """Turns ADBC's batches (last column: the ``typeof()`` marker) into batches that hold what
+    ``stream()`` returns, or raises :class:`NotImplementedError` (see the module docstring).
+
+    Args:
+        pa: The ``pyarrow`` module.
+        schema: ADBC's schema, marker column included.
+        first: The first batch (None: the result is empty); it fixes which columns are null.
+    """
+
+    def __init__(self, pa: Any, schema: Any, first: Any | None) -> None:
+        self.pa = pa
+        self.names: list[str] = list(schema.names[:-1])
+        self.expected: list[str | None] = []
+        fields = []
+        for index, field in enumerate(list(schema)[:-1]):
+            if first is None or first.column(index).null_count == first.num_rows:
+                self.expected.append(None)
+                fields.append(pa.field(field.name, pa.null()))
+                continue
+            storage = _storage_of(pa, field.type)
+            if storage is None:
+                raise NotImplementedError(f"column {field.name!r} has ADBC type {field.type}")
+            self.expected.append(storage)
+            fields.append(pa.field(field.name, field.type))
+        self.schema = pa.schema(fields)
+        self._seen: set[str] = set()
+
+    def convert(self, batch: Any, pc: Any) -> Any:
+        """``batch`` without the marker column, its null columns typed null.
+
+        Raises:
+            NotImplementedError: A value of another storage class than its column's, or text
+                that is not UTF-8 (``stream()`` raises on it).
+        """
+        for signature in pc.unique(batch.column(batch.num_columns - 1)).to_pylist():
+            if signature not in self._seen:
+                self._check(signature)
+                self._seen.add(signature)
+        arrays = []
+        for index, storage in enumerate(self.expected):
+            array = batch.column(index)
+            if storage is None:
+                array = self.pa.nulls(batch.num_rows)
+            elif storage == "text":
+                array.validate(full=True)
+            arrays.append(array)
+        return self.pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+    def _check(self, signature: str) -> None:
+        found = storage_classes(signature)
+        for name, expected, storage in zip(self.names, self.expected, found, strict=True):
+            if storage in ("null", expected):
+                continue
+            if expected is None:
+                raise NotImplementedError(
+                    f"column {name!r} is NULL throughout the first batch but holds {storage} "
+                    "values later"
+                )
+            raise NotImplementedError(
+                f"column {name!r} holds {expected} and {storage} values; one Arrow type cannot "
+                "keep both as stream() returns them"
+            )
+
+
+def _arrow_modules() -> tuple[Any, Any, Any]:
+    """``(adbc_driver_sqlite.dbapi, pyarrow, pyarrow.compute)``.
+
+    Raises:
+        NotImplementedError: One is not installed (the generic path needs none of them).
+    """
+    try:
+        return (
+            importlib.import_module("adbc_driver_sqlite.dbapi"),
+            importlib.import_module("pyarrow"),
+            importlib.import_module("pyarrow.compute"),
+        )
+    except ImportError as exc:
+        raise NotImplementedError(
+            f"Arrow batches need adbc-driver-sqlite and pyarrow (pip install 'aetherflow[arrow]'): "
+            f"{exc}"
+        ) from exc
+
+
+def _positional(params: Params) -> tuple[Any, ...] | None:
+    """``params`` as ADBC binds them: positionally, plain values only.
+
+    Raises:
+        NotImplementedError: A mapping (``:name``), or a value ADBC might bind differently from
+            the ``sqlite3`` module (a bool, a Decimal, ...).
+    """
+    if params is None:
+        return None
+    if isinstance(params, Mapping | str | bytes):
+        raise NotImplementedError("ADBC binds parameters by position only")
+    values = tuple(params)
+    if any(type(value) not in _PARAM_TYPES for value in values):
+        raise NotImplementedError("ADBC binds int, float, str, bytes and None parameters only")
+    return values
+
+
+def _next_batch(reader: Any) -> Any | None:
+    """The next non-empty batch of ``reader`` (None at the end)."""
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return None
+        if batch.num_rows:
+            return batch
 
 
 class SQLiteDB(DbConnector):
@@ -89,6 +281,78 @@ class SQLiteDB(DbConnector):
         finally:
             cursor.close()
 
+    arrow_matches_stream: ClassVar[bool] = True
+    """The Arrow batches hold exactly the values :meth:`stream` returns."""
+
+    @contextlib.contextmanager
+    def arrow_batches(
+        self, sql: str, params: Params = None, *, batch_size: int = 65536
+    ) -> Iterator[tuple[Any, Iterator[Any]]]:
+        """``(schema, record batches)`` of at most ``batch_size`` rows, read through ADBC.
+
+        Raises:
+            NotImplementedError: ADBC or pyarrow is missing, the database is ``:memory:``, the
+                parameters are named, the query cannot be wrapped or run by ADBC, or a value
+                does not fit its column's type (also while the batches are read; see the module
+                docstring).
+        """
+        check_batch_size(batch_size)
+        dbapi, pa, pc = _arrow_modules()
+        bound = _positional(params)
+        names = self._result_names(sql, bound)
+        marker = "__aetherflow_typeof"
+        while marker in names:
+            marker += "_"
+        errors = (dbapi.Error, OSError, pa.ArrowException, ValueError)
+        try:
+            conn = dbapi.connect(self._read_only_uri())
+        except dbapi.Error as exc:
+            raise NotImplementedError(f"ADBC cannot open {self.path}: {exc}") from exc
+        try:
+            cursor = conn.cursor()
+            try:
+                cursor.adbc_statement.set_options(**{_BATCH_ROWS_OPTION: str(batch_size)})
+                try:
+                    cursor.execute(checked_query(sql, names, marker), bound)
+                    reader = cursor.fetch_record_batch()
+                    first = _next_batch(reader)
+                    check = StorageCheck(pa, reader.schema, first)
+                except errors as exc:
+                    raise NotImplementedError(f"ADBC cannot run the query: {exc}") from exc
+                if check.names != names:
+                    raise NotImplementedError(f"ADBC names the columns {check.names}")
+                yield check.schema, _checked_batches(check, pc, first, reader, errors)
+            finally:
+                cursor.close()
+        finally:
+            conn.close()
+
+    def _read_only_uri(self) -> str:
+        if self.path in (MEMORY, ""):
+            raise NotImplementedError("a second connection cannot see an in-memory database")
+        return "file:" + urllib.parse.quote(os.path.abspath(self.path)) + "?mode=ro"
+
+    def _result_names(self, sql: str, params: tuple[Any, ...] | None) -> list[str]:
+        """The query's column names, from ``LIMIT 0`` around it (no row is computed).
+
+        Raises:
+            NotImplementedError: The statement cannot be a subquery, or names repeat (SQLite
+                renames repeated names in a subquery, so the file would not say what ``stream()``
+                says).
+        """
+        probe = f"SELECT * FROM {subquery(sql)} LIMIT 0"
+        try:
+            cursor = self.connection().execute(probe, params if params is not None else ())
+        except sqlite3.Error as exc:
+            raise NotImplementedError(f"the query cannot be wrapped: {exc}") from exc
+        try:
+            names = [str(d[0]) for d in cursor.description or ()]
+        finally:
+            cursor.close()
+        if any(_RENAMED.search(name) for name in names):
+            raise NotImplementedError(f"repeated column names: {names}")
+        return names
+
     def execute(self, sql: str, params: Params = None) -> int:
         """Run a statement and commit; the affected row count (-1 for DDL)."""
         conn = self.connection()
@@ -108,3 +372,23 @@ class SQLiteDB(DbConnector):
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
+
+
+def _checked_batches(
+    check: StorageCheck,
+    pc: Any,
+    first: Any | None,
+    reader: Any,
+    errors: tuple[type[BaseException], ...],
+) -> Iterator[Any]:
+    batch = first
+    while batch is not None:
+        try:
+            converted = check.convert(batch, pc)
+        except errors as exc:
+            raise NotImplementedError(f"ADBC batch not usable: {exc}") from exc
+        yield converted
+        try:
+            batch = _next_batch(reader)
+        except errors as exc:
+            raise NotImplementedError(f"ADBC stopped reading: {exc}") from exc

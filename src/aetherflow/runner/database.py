@@ -120,6 +120,19 @@ class ArrowSource(Protocol):
         ...
 
 
+def arrow_matches_stream(conn: Any) -> bool:
+    """True when ``conn`` is an :class:`ArrowSource` whose batches hold exactly the values its
+    ``stream`` returns, so that a consumer may write them in place of the rows.
+
+    A connector promises this with the class attribute ``arrow_matches_stream = True``: each
+    column's Arrow type holds its values without conversion (Python ints as integers, floats as
+    float64, strings as strings; a column of nulls only may be of type null), and a batch that
+    would have to convert a value raises :class:`NotImplementedError` instead (even after
+    earlier batches were delivered; the consumer then starts over without Arrow).
+    """
+    return isinstance(conn, ArrowSource) and getattr(conn, "arrow_matches_stream", False) is True
+
+
 @runtime_checkable
 class CsvCopySource(Protocol):
     """A database that writes a query's CSV itself (PostgreSQL ``COPY ... TO STDOUT``)."""

@@ -7,7 +7,10 @@ Fast paths, tried in this order when the connector offers them:
   CSV, which :class:`CsvRelay` parses and writes again with the step's own writer and options,
   so quoting, NULL versus ``""``, line ends and encoding are the generic path's byte for byte.
   They apply only when every column is ``int``, ``decimal``, ``date`` or ``string`` (found by
-  :func:`describe`), the kinds whose database text equals the generic rendering.
+  :func:`describe`), the kinds whose database text equals the generic rendering. Then ``arrow``
+  (:class:`ArrowSource` batches that hold exactly the rows, e.g. SQLite's): the batches are
+  rendered column by column by :class:`~aetherflow.steps.db_arrow_csv.ArrowCsvRenderer`, whose
+  rules are checked against the step's writer before each file.
 * Parquet: ``arrow`` (:class:`ArrowSource`; batches are cast to the generic path's Arrow types),
   then ``native`` (``parquet``; kept only when the file's types already are the generic path's).
   They apply only without ``dtypes``.
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aetherflow.errors import AetherflowError
+from aetherflow.errors import AetherflowError, StepError
 from aetherflow.runner.database import (
     ArrowSource,
     Column,
@@ -34,10 +37,16 @@ from aetherflow.runner.database import (
     CsvCopySource,
     NativeExportSource,
     Params,
+    arrow_matches_stream,
+)
+from aetherflow.steps.db_arrow_csv import (
+    ArrowCsvRenderer,
+    agrees_with_csv_module,
+    arrow_compute_modules,
 )
 from aetherflow.steps.db_inputs import CsvOptions
 from aetherflow.steps.db_parquet import canonical_arrow_type, kind_of_arrow, pyarrow_modules
-from aetherflow.steps.db_source import Progress, foreign_error, open_rows
+from aetherflow.steps.db_source import Progress, foreign_error, open_rows, prefetched
 from aetherflow.steps.db_types import DType
 from aetherflow.steps.db_writers import CsvSink, Number, sha256_file
 
@@ -85,6 +94,8 @@ def fast_paths(conn: Any, plan: ExtractPlan) -> list[tuple[str, FastPath]]:
             paths.append(("copy", copy_path))
         if isinstance(conn, NativeExportSource):
             paths.append(("native", native_csv_path))
+        if arrow_matches_stream(conn):
+            paths.append(("arrow", arrow_csv_path))
     if plan.format == "parquet" and not plan.declared:
         if isinstance(conn, ArrowSource):
             paths.append(("arrow", arrow_path))
@@ -284,7 +295,8 @@ def _canonical_schema(pa: Any, schema: Any) -> Any:
 
 
 def arrow_path(conn: Any, plan: ExtractPlan, temp: Path, progress: Progress) -> Extracted | None:
-    """Parquet from the driver's Arrow batches (:class:`ArrowSource`)."""
+    """Parquet from the driver's Arrow batches (:class:`ArrowSource`), read ahead on a second
+    thread while the previous batch is written."""
     pa, pq = pyarrow_modules(plan.step_type)
     progress.engine = "arrow"
     try:
@@ -294,8 +306,8 @@ def arrow_path(conn: Any, plan: ExtractPlan, temp: Path, progress: Progress) -> 
             if target is None:
                 return None
             count = 0
-            with pq.ParquetWriter(str(temp), target) as writer:
-                for batch in batches:
+            with pq.ParquetWriter(str(temp), target) as writer, prefetched(batches) as ahead:
+                for batch in ahead:
                     for part in batch.to_batches() if isinstance(batch, pa.Table) else [batch]:
                         if part.num_rows:
                             writer.write_batch(part.cast(target))
@@ -307,6 +319,69 @@ def arrow_path(conn: Any, plan: ExtractPlan, temp: Path, progress: Progress) -> 
         raise foreign_error(plan.resource, exc) from exc
     kinds: list[str | None] = [kind_of_arrow(pa, f.type) for f in target]
     return Extracted("arrow", list(target.names), kinds, count, sha256_file(temp))
+
+
+def check_declared(plan: ExtractPlan, names: Sequence[str]) -> None:
+    """Raise :class:`StepError` when ``dtypes`` names a column the query does not return."""
+    unknown = sorted(set(plan.declared) - set(names))
+    if unknown:
+        raise StepError(
+            f"dtypes names column(s) {', '.join(unknown)} that the query does not return "
+            f"(it returns {', '.join(names)})"
+        )
+
+
+def arrow_csv_path(
+    conn: Any, plan: ExtractPlan, temp: Path, progress: Progress
+) -> Extracted | None:
+    """CSV/TSV rendered from Arrow batches that hold exactly the rows (see the module
+    docstring), read ahead on a second thread while the previous batch is written."""
+    pa, pc = arrow_compute_modules()
+    progress.engine = "arrow"
+    try:
+        with conn.arrow_batches(plan.sql, plan.params, batch_size=plan.fetch_size) as (
+            schema,
+            batches,
+        ):
+            renderer = ArrowCsvRenderer(pa, pc, schema, plan.csv)
+            if not agrees_with_csv_module(pa, pc, plan.csv, tuple(renderer.kinds)):
+                log.debug("the arrow CSV writer disagrees with the csv module: not used")
+                return None
+            names = list(schema.names)
+            check_declared(plan, names)
+            count, sha = _write_rendered(plan, temp, names, renderer, batches, progress)
+    except (NotImplementedError, AetherflowError):
+        raise
+    except Exception as exc:
+        raise foreign_error(plan.resource, exc) from exc
+    kinds = [
+        declared.kind if (declared := plan.declared.get(name)) else kind
+        for name, kind in zip(names, renderer.logical_kinds(), strict=True)
+    ]
+    return Extracted("arrow", names, kinds, count, sha)
+
+
+def _write_rendered(
+    plan: ExtractPlan,
+    temp: Path,
+    names: list[str],
+    renderer: ArrowCsvRenderer,
+    batches: Any,
+    progress: Progress,
+) -> tuple[int, str]:
+    sink = CsvSink(temp, plan.csv)
+    try:
+        sink.header(names)
+        count = 0
+        with prefetched(batches) as ahead:
+            for batch in ahead:
+                sink.write_encoded(renderer.render(batch))
+                count += batch.num_rows
+                progress.update(count, lambda: sink.sink.bytes)
+        return count, sink.finish()
+    except BaseException:
+        sink.abort()
+        raise
 
 
 def native_parquet_path(

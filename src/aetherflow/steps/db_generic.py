@@ -12,9 +12,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from aetherflow.errors import StepError
 from aetherflow.runner.database import Row
-from aetherflow.steps.db_engines import Extracted, ExtractPlan, fast_paths
+from aetherflow.steps.db_engines import Extracted, ExtractPlan, check_declared, fast_paths
 from aetherflow.steps.db_parquet import ParquetSink
 from aetherflow.steps.db_source import OpenResult, Progress, open_rows
 from aetherflow.steps.db_types import TypeTracker, refine
@@ -36,21 +35,12 @@ def run_extract(conn: Any, plan: ExtractPlan, temp: Path, progress: Progress) ->
     return extract_generic(conn, plan, temp, progress)
 
 
-def _check_declared(plan: ExtractPlan, names: Sequence[str]) -> None:
-    unknown = sorted(set(plan.declared) - set(names))
-    if unknown:
-        raise StepError(
-            f"dtypes names column(s) {', '.join(unknown)} that the query does not return "
-            f"(it returns {', '.join(names)})"
-        )
-
-
 def extract_generic(conn: Any, plan: ExtractPlan, temp: Path, progress: Progress) -> Extracted:
     """Read batches from the connector and write them with the step's writers."""
     progress.engine = "generic"
     with open_rows(conn, plan.resource, plan.sql, plan.params, plan.fetch_size) as result:
         names = [c.name for c in result.columns]
-        _check_declared(plan, names)
+        check_declared(plan, names)
         tracker = TypeTracker(result.columns, plan.declared)
         if plan.format == "parquet":
             count, sha = _write_parquet(plan, temp, result, tracker, progress)

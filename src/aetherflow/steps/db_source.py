@@ -7,19 +7,22 @@
   returning ``(columns, rows)`` works too, but holds the whole result in memory (its own API).
 
 Errors of foreign code (drivers, plugins) are wrapped in :class:`ConnectorError` naming the
-resource. Also here: the ``step_progress`` reporter.
+resource. Also here: the ``step_progress`` reporter, and :func:`prefetched`, which reads the next
+batches on a second thread while the step writes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from aetherflow.errors import AetherflowError, ConfigError, ConnectorError
 from aetherflow.runner.database import Column, Database, Params, Row
@@ -148,6 +151,65 @@ def _open(
         f"resource {resource!r}: connector {type(conn).__name__} is not a database connector "
         "(it has neither stream() nor the predecessor's fetchmany()/fetchall())"
     )
+
+
+T = TypeVar("T")
+PREFETCH_DEPTH = 2
+_DONE = object()
+
+
+class _Failed:
+    """An exception of the reading thread, handed to the consumer."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+@contextmanager
+def prefetched(items: Iterator[T], depth: int = PREFETCH_DEPTH) -> Iterator[Iterator[T]]:
+    """``items``, advanced by a second thread up to ``depth`` items ahead of the consumer.
+
+    Drivers that release the GIL while they read (SQLite and ADBC do) then read the next batches
+    while the step renders and writes this one. Memory grows by at most ``depth`` items. An
+    exception of ``items`` is raised in the consumer when it reaches that point. Leaving the
+    block stops the thread and waits for it (at most one pending read), so the source may be
+    closed right after.
+    """
+    slots: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.05)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def read() -> None:
+        try:
+            for item in items:
+                if not offer(item):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - a thread boundary: the consumer raises it
+            offer(_Failed(exc))
+            return
+        offer(_DONE)
+
+    def consume() -> Iterator[T]:
+        while (item := slots.get()) is not _DONE:
+            if isinstance(item, _Failed):
+                raise item.error
+            yield cast(T, item)
+
+    reader = threading.Thread(target=read, name="aetherflow-prefetch", daemon=True)
+    reader.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        reader.join()
 
 
 # Tests replace this to move time without sleeping.

@@ -1,6 +1,6 @@
 """Text writers of the data steps (CSV/TSV, JSONL), value encodings, and atomic output files.
 
-Value encodings (``docs/steps/data.md``, "Value encodings"), CSV/TSV field — JSONL value:
+Value encodings (``docs/steps/database.md#value-encodings``), CSV/TSV field — JSONL value:
 
 * ``None``: empty field — ``null``
 * ``str``: as is — string
@@ -25,6 +25,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import itertools
 import json
 import math
 import os
@@ -48,8 +49,8 @@ _JSON_PLAIN: frozenset[type] = frozenset((*_JSON_NATIVE, float))
 
 
 def _plain(batch: Sequence[Row], plain: frozenset[type]) -> bool:
-    """True when every value of ``batch`` has a type in ``plain`` (checked column by column)."""
-    return all(set(map(type, column)) <= plain for column in zip(*batch, strict=True))
+    """True when every value of ``batch`` has a type in ``plain`` (one pass, in C)."""
+    return plain.issuperset(map(type, itertools.chain.from_iterable(batch)))
 
 
 def decimal_text(value: Decimal) -> str:
@@ -144,13 +145,8 @@ class _TextBuffer:
 
 
 class _CsvLines(_TextBuffer):
-    """Rows the ``csv`` writer ends with ``internal``, stored ending with ``linefeed``.
-
-    Python 3.11's writer quotes a field only for characters of its line terminator, so a value
-    with a lone CR (or, with ``linefeed: ";"``, any line break) would split the record for a
-    reader. The writer is given a terminator containing CR, LF and every ``linefeed``
-    character; each row (one ``write`` per row) gets the real ``linefeed`` back here.
-    """
+    """Rows the ``csv`` writer ends with ``internal``, stored ending with ``linefeed`` (one
+    ``write`` per row; see :class:`CsvSink`)."""
 
     def __init__(self, internal: str, linefeed: str) -> None:
         super().__init__()
@@ -162,7 +158,9 @@ class _CsvLines(_TextBuffer):
         return len(text)
 
 
-def _internal_terminator(linefeed: str) -> str:
+def internal_terminator(linefeed: str) -> str:
+    """The line terminator the ``csv`` writer is given for ``linefeed``: ``linefeed`` plus CR
+    and LF when it lacks them, so that fields holding any of these are quoted."""
     return linefeed + "".join(ch for ch in "\r\n" if ch not in linefeed)
 
 
@@ -170,11 +168,12 @@ class TextSink:
     """Base of the CSV and JSONL writers: text encoded batch by batch into a :class:`ByteSink`.
 
     An incremental encoder writes a byte-order mark once for encodings that have one
-    (``utf-8-sig``, ``utf-16``).
+    (``utf-8-sig``, ``utf-16``). ``target`` is a file path, or a binary file the sink then owns
+    (closed by :meth:`finish` and :meth:`abort`).
     """
 
-    def __init__(self, path: Path, encoding: str) -> None:
-        self._raw = path.open("wb")
+    def __init__(self, target: Path | IO[bytes], encoding: str) -> None:
+        self._raw = target.open("wb") if isinstance(target, Path) else target
         self.sink = ByteSink(self._raw)
         self.encoding = encoding
         self._encoder = codecs.getincrementalencoder(encoding)("strict")
@@ -211,23 +210,27 @@ def _encode_error(exc: UnicodeEncodeError, encoding: str) -> StepError:
 
 
 class CsvSink(TextSink):
-    """CSV/TSV through the ``csv`` module with the step's file options."""
+    """CSV/TSV through the ``csv`` module with the step's file options.
 
-    def __init__(self, path: Path, options: CsvOptions) -> None:
-        super().__init__(path, options.encoding)
+    A batch is one ``writerows`` into a ``StringIO``. Python 3.11's writer quotes a field only
+    for the delimiter, the quote character and the characters of its line terminator, so a value
+    with a lone CR (or, with ``linefeed: ";"``, any line break) would split the record for a
+    reader: such fields must be quoted as if CR, LF and every ``linefeed`` character ended the
+    rows (:func:`internal_terminator`). A batch is written with ``linefeed`` first; only when its
+    text holds CR or LF that ``linefeed`` lacks is it written again with the internal
+    terminator, which is then replaced by ``linefeed`` — in one ``str.replace`` when it occurs
+    exactly once per row (it cannot overlap itself), else row by row (:class:`_CsvLines`).
+    """
+
+    def __init__(self, target: Path | IO[bytes], options: CsvOptions) -> None:
+        super().__init__(target, options.encoding)
+        self.options = options
         self.nonnumeric = options.quoting == "nonnumeric"
-        internal = _internal_terminator(options.linefeed)
-        if internal != options.linefeed:
-            self.buffer = _CsvLines(internal, options.linefeed)
-        self.writer = csv.writer(
-            self.buffer,
-            delimiter=options.delimiter,
-            quotechar=options.quotechar,
-            escapechar=options.escapechar,
-            doublequote=options.doublequote,
-            quoting=QUOTING[options.quoting],
-            lineterminator=internal,
-        )
+        self.internal = internal_terminator(options.linefeed)
+        self._missing = self.internal[len(options.linefeed) :]
+        self._text = io.StringIO()
+        self.writer = _csv_writer(self._text, options, options.linefeed)
+        self._strict = _csv_writer(self._text, options, self.internal)
         self.include_header = options.include_header
 
     def header(self, names: Sequence[str]) -> None:
@@ -250,15 +253,50 @@ class CsvSink(TextSink):
         """Write rows whose fields are already text (or :class:`Number`)."""
         self._rows(rows)
 
+    def write_encoded(self, data: Any) -> None:
+        """Write records already rendered and encoded (bytes-like, in the sink's encoding)."""
+        self.flush_text()
+        self.sink.write(data)
+
     def _rows(self, rows: Sequence[Sequence[Any]]) -> None:
+        text = self._render(self.writer, rows)
+        if any(ch in text for ch in self._missing):
+            text = self._render(self._strict, rows)
+            linefeed = self.options.linefeed
+            if text.count(self.internal) == len(rows):
+                text = text.replace(self.internal, linefeed)
+            else:
+                lines = _CsvLines(self.internal, linefeed)
+                _csv_writer(lines, self.options, self.internal).writerows(rows)
+                text = "".join(lines.parts)
+        self.buffer.parts.append(text)
+        self.flush_text()
+
+    def _render(self, writer: Any, rows: Sequence[Sequence[Any]]) -> str:
         try:
-            self.writer.writerows(rows)
+            writer.writerows(rows)
         except csv.Error as exc:
             raise StepError(
                 f"CSV writer: {exc}; with quoting none, set an escapechar (or use another "
                 "quoting mode)"
             ) from exc
-        self.flush_text()
+        finally:
+            text = self._text.getvalue()
+            self._text.seek(0)
+            self._text.truncate()
+        return text
+
+
+def _csv_writer(target: Any, options: CsvOptions, terminator: str) -> Any:
+    return csv.writer(
+        target,
+        delimiter=options.delimiter,
+        quotechar=options.quotechar,
+        escapechar=options.escapechar,
+        doublequote=options.doublequote,
+        quoting=QUOTING[options.quoting],
+        lineterminator=terminator,
+    )
 
 
 def _nonnumeric_field(value: Any) -> Any:

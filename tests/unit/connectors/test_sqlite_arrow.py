@@ -1,0 +1,137 @@
+"""``db:sqlite3`` Arrow batches (ADBC): typed by storage class, faithful to ``stream()``, and
+``NotImplementedError`` whenever they could not be (mixed storage classes, in-memory databases,
+named parameters, repeated names) — on real SQLite files."""
+
+from __future__ import annotations
+
+import importlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aetherflow.connectors.sqlite_db import SQLiteDB, storage_classes, subquery
+from aetherflow.runner.connector import ConnectorInit
+from aetherflow.runner.database import ArrowSource, arrow_matches_stream
+
+
+@pytest.fixture
+def pa() -> Any:
+    pytest.importorskip("adbc_driver_sqlite")
+    return importlib.import_module("pyarrow")
+
+
+def connector(path: Path | str) -> SQLiteDB:
+    return SQLiteDB(ConnectorInit("src", "db", "sqlite3", {"path": str(path)}))
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[SQLiteDB]:
+    path = tmp_path / "a.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE t (i INTEGER, f REAL, s TEXT, b BLOB, n TEXT, v)")
+    conn.executemany(
+        "INSERT INTO t VALUES (?, ?, ?, ?, ?, ?)",
+        [(k, k / 4, f"s{k}", bytes([k]), None, k) for k in range(10)],
+    )
+    conn.commit()
+    conn.close()
+    connection = connector(path)
+    yield connection
+    connection.close()
+
+
+def read(db: SQLiteDB, sql: str, params: Any = None, batch_size: int = 4) -> tuple[Any, list[Any]]:
+    with db.arrow_batches(sql, params, batch_size=batch_size) as (schema, batches):
+        return schema, list(batches)
+
+
+def test_the_connector_offers_batches_that_match_its_rows(db: SQLiteDB) -> None:
+    assert isinstance(db, ArrowSource)
+    assert arrow_matches_stream(db)
+
+
+def test_types_are_storage_classes_and_values_equal_stream(db: SQLiteDB, pa: Any) -> None:
+    sql = "SELECT * FROM t ORDER BY i"
+    schema, batches = read(db, sql)
+    assert schema.names == ["i", "f", "s", "b", "n", "v"]
+    assert schema.types == [
+        pa.int64(),
+        pa.float64(),
+        pa.string(),
+        pa.binary(),
+        pa.null(),
+        pa.int64(),
+    ]
+    assert [b.num_rows for b in batches] == [4, 4, 2]
+    rows = [tuple(r.values()) for b in batches for r in b.to_pylist()]
+    with db.stream(sql) as stream:
+        assert rows == [row for batch in stream.batches() for row in batch]
+
+
+def test_positional_parameters_and_an_empty_result(db: SQLiteDB, pa: Any) -> None:
+    _, batches = read(db, "SELECT i, s FROM t WHERE i BETWEEN ? AND ? AND s <> ?", [2, 3, "s2"])
+    assert [b.to_pylist() for b in batches] == [[{"i": 3, "s": "s3"}]]
+    schema, batches = read(db, "SELECT i, s FROM t WHERE i < ?;", [0])
+    assert (batches, schema.types) == ([], [pa.null(), pa.null()])
+
+
+@pytest.mark.parametrize(
+    ("sql", "params", "reason"),
+    [
+        ("SELECT i FROM t WHERE i < :top", {"top": 3}, "by position"),
+        ("SELECT i FROM t WHERE i < ?", [True], "parameters only"),
+        ("SELECT i, i FROM t", None, "repeated column names"),
+        ("PRAGMA table_info(t)", None, "cannot be wrapped"),
+        ("SELECT nope FROM t", None, "cannot be wrapped"),
+    ],
+)
+def test_what_adbc_cannot_run_as_given_is_not_implemented(
+    db: SQLiteDB, pa: Any, sql: str, params: Any, reason: str
+) -> None:
+    with pytest.raises(NotImplementedError, match=reason):
+        read(db, sql, params)
+
+
+def test_an_in_memory_database_is_not_implemented(pa: Any) -> None:
+    with pytest.raises(NotImplementedError, match="in-memory"):
+        read(connector(":memory:"), "SELECT 1")
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ([1.5] * 5 + [2], "holds real and integer values"),
+        (["a"] * 5 + [2.5], "holds text and real values"),
+        (["a", b"\x01"], "holds blob and text values"),  # ADBC typed the column binary
+        ([None] * 5 + [7], "NULL throughout the first batch"),
+        ([None] * 5 + ["x"], "ADBC stopped reading"),
+        ([1] * 5 + ["x"], "ADBC stopped reading"),
+    ],
+)
+def test_a_value_arrow_would_convert_raises_while_reading(
+    tmp_path: Path, pa: Any, values: list[Any], message: str
+) -> None:
+    path = tmp_path / "m.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE m (k INTEGER, v)")
+    conn.executemany("INSERT INTO m VALUES (?, ?)", list(enumerate(values)))
+    conn.commit()
+    conn.close()
+    with pytest.raises(NotImplementedError, match=message):
+        read(connector(path), "SELECT k, v FROM m ORDER BY k")
+
+
+def test_leaving_early_closes_cleanly(db: SQLiteDB) -> None:
+    with db.arrow_batches("SELECT * FROM t", batch_size=2) as (_, batches):
+        assert next(iter(batches)).num_rows == 2
+    assert db.fetchall("SELECT count(*) FROM t") == (["count(*)"], [(10,)])
+
+
+def test_storage_classes_and_subquery() -> None:
+    assert storage_classes("integerrealtextblobnull") == ["integer", "real", "text", "blob", "null"]
+    with pytest.raises(ValueError, match="not a typeof"):
+        storage_classes("integerbogus")
+    assert subquery(" SELECT 1 ;; \n") == "(\nSELECT 1\n)"
