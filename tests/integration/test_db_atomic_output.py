@@ -207,11 +207,6 @@ def test_sigkill_leaves_no_final_file_and_the_resume_publishes_it(
     assert outputs["row_count"] == RESUME_ROWS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: AtomicFile (steps/db_writers.py) names its temp file with a random "
-    "token and nothing removes the one a killed run left; the resumed run leaves it behind",
-)
 def test_resume_removes_the_temp_file_a_killed_run_left(
     sandbox: Sandbox, application_name: str
 ) -> None:

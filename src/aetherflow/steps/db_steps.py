@@ -26,9 +26,10 @@ from aetherflow.steps.db_engines import Extracted, ExtractPlan
 from aetherflow.steps.db_expect import expectation_error, violations
 from aetherflow.steps.db_generic import run_extract
 from aetherflow.steps.db_inputs import ExtractInputs, FetchSmallInputs, StaticIssue, static_issues
+from aetherflow.steps.db_output import AtomicFile
 from aetherflow.steps.db_source import Progress, database_for, open_rows
 from aetherflow.steps.db_types import SMALL_LABELS, TypeTracker
-from aetherflow.steps.db_writers import AtomicFile, json_value
+from aetherflow.steps.db_writers import json_value
 
 NO_ROWS = "no rows"
 

@@ -28,12 +28,9 @@ import io
 import itertools
 import json
 import math
-import os
-import secrets
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
 from aetherflow.errors import StepError
@@ -354,36 +351,3 @@ def sha256_file(path: Path) -> str:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-class AtomicFile:
-    """A temp file next to ``final``, renamed over it by :meth:`publish`, removed otherwise.
-
-    Used as a context manager: leaving the block without :meth:`publish` (an error, a failed
-    expectation, an interrupt) removes the temp file.
-    """
-
-    def __init__(self, final: Path) -> None:
-        if final.is_dir():
-            raise StepError(f"output {final} is a directory; name a file")
-        final.parent.mkdir(parents=True, exist_ok=True)
-        self.final = final
-        self.temp = final.with_name(f".{final.name}.{secrets.token_hex(4)}.tmp")
-        self.published = False
-
-    def __enter__(self) -> AtomicFile:
-        return self
-
-    def publish(self) -> None:
-        """Move the temp file into place (atomic on one filesystem)."""
-        os.replace(self.temp, self.final)
-        self.published = True
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if not self.published:
-            self.temp.unlink(missing_ok=True)
