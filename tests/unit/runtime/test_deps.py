@@ -18,6 +18,10 @@ MISSING = "aetherflow_surely_missing_module_xyz"
 def unimportable(monkeypatch: pytest.MonkeyPatch) -> str:
     """``pyarrow``, made unimportable (a ``None`` entry in ``sys.modules``) even if installed."""
     monkeypatch.setitem(sys.modules, "pyarrow", None)
+    # Submodules too: another test of the session may have imported the real ones already.
+    for name in [m for m in sys.modules if m.startswith("pyarrow.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
     return "pyarrow"
 
 
