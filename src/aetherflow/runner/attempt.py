@@ -26,7 +26,7 @@ from aetherflow.spec.base import OnNoData
 from aetherflow.spec.flow import JobSpec, StepSpec
 from aetherflow.spec.issues import format_loc
 from aetherflow.state.records import ErrorInfo, StepRecord, StepStatus
-from aetherflow.templating.render import Phase, Scope, render_value
+from aetherflow.templating.render import TEMPLATED, Phase, Scope, copy_untemplated, render_value
 
 
 class InterruptedStepError(KeyboardInterrupt):
@@ -84,11 +84,11 @@ def _interpret(raw: Any, step: StepSpec) -> tuple[StepStatus, Any, str | None]:
     return StepStatus.SUCCESS, raw, None
 
 
-def _execute(rs: RunState, call: StepCall, scope: Scope) -> tuple[StepStatus, Any, str | None]:
+def _execute(rs: RunState, call: StepCall) -> tuple[StepStatus, Any, str | None]:
     job, step = call.job, call.step
-    if call.prerendered:
-        inputs = step.inputs
-    else:
+    inputs = step.inputs if call.prerendered else copy_untemplated(step.inputs)
+    if inputs is TEMPLATED:
+        scope = _scope(rs, job, call.steps_ctx, call.job_outputs, {})
         inputs = render_value(step.inputs, scope, where=f"jobs.{job.id}.steps.{step.id}.inputs")
     cls = rs.registry.step(step.type)
     try:
@@ -175,7 +175,8 @@ def run_attempt(rs: RunState, call: StepCall, attempt: int, *, final: bool) -> A
     )
     with rs.writing():
         rs.store.step_started(base)
-    if rs.bus.wants(logging.INFO):
+    logged = rs.bus.wants(logging.INFO)  # step_start/step_end are skipped when unobserved
+    if logged:
         rs.bus.emit(
             ev.STEP_START,
             job_id=job.id,
@@ -209,7 +210,7 @@ def run_attempt(rs: RunState, call: StepCall, attempt: int, *, final: bool) -> A
                 promoted=rs.redactor.redact_value(promoted),
             )
         )
-    if rs.bus.wants(logging.INFO):
+    if logged:
         rs.bus.emit(
             ev.STEP_END,
             job_id=job.id,
@@ -251,11 +252,10 @@ def _attempt_body(
 ) -> tuple[StepStatus, dict[str, Any], dict[str, Any], str | None]:
     job, step = call.job, call.step
     what = f"step {call.record_id!r} of job {job.id!r}"
-    scope = _scope(rs, job, call.steps_ctx, call.job_outputs, {})
     with rs.interrupts.deadline(
         step.timeout_seconds, lambda: timeout_error(what, step.timeout_seconds or 0)
     ):
-        status, raw_output, reason = _execute(rs, call, scope)
+        status, raw_output, reason = _execute(rs, call)
     if status is StepStatus.SKIPPED and step.on_no_data is OnNoData.FAIL:
         raise StepError(
             f"{what} returned no data ({reason or 'no reason given'}) and its on_no_data is fail",

@@ -34,6 +34,11 @@ def _collector_paused() -> Iterator[None]:
     has no cycles. Collections triggered meanwhile only scan the survivors again and again (on
     a 1,000-step flow, 10-50 ms, several full collections). The collector runs as before once
     the load is done; it stays off if it was off.
+
+    What the load kept (the flow spec) lives as long as the run, so it is moved straight to the
+    oldest generation (``freeze`` then ``unfreeze``) rather than scanned by the two younger
+    collections first (on a 1,000-step flow, about 3 ms during the run). Skipped when the
+    process froze objects itself (``gc.freeze`` before forking): ``unfreeze`` would undo that.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -41,6 +46,9 @@ def _collector_paused() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            if gc.get_freeze_count() == 0:
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 

@@ -55,19 +55,34 @@ def _plain_size(value: Any, budget: int) -> int:
         return 24
     if isinstance(value, float):
         return 32 if math.isfinite(value) else -1
-    items: Any
-    if isinstance(value, list):
-        items = value
-    elif isinstance(value, dict):
-        if not all(isinstance(key, str) for key in value):
-            return -1
-        items = value.values()
-        budget -= sum(6 * len(key) + 4 for key in value)
-    else:
+    if isinstance(value, dict):
+        return _dict_size(value, budget)
+    if not isinstance(value, list):
         return -1
     total = 2
-    for item in items:
+    for item in value:
         # Strings and the fixed-size scalars inline: most outputs are flat.
+        if isinstance(item, str):
+            total += 6 * len(item) + 3
+        elif isinstance(item, _SCALARS):
+            total += 25
+        else:
+            size = _plain_size(item, budget - total)
+            if size < 0:
+                return -1
+            total += size + 1
+        if total > budget:
+            return -1
+    return total
+
+
+def _dict_size(value: dict[Any, Any], budget: int) -> int:
+    """:func:`_plain_size` of a dict: its keys count like strings (and ``:``)."""
+    total = 2
+    for key, item in value.items():
+        if not isinstance(key, str):
+            return -1
+        total += 6 * len(key) + 3
         if isinstance(item, str):
             total += 6 * len(item) + 3
         elif isinstance(item, _SCALARS):

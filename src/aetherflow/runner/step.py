@@ -77,9 +77,9 @@ class Step:
 
     def validate(self) -> None:
         """Raise ``ValueError("Step <id> missing inputs: [...]")`` if a required input is absent."""
-        missing = sorted(key for key in self.required_inputs if key not in self.inputs)
+        missing = [key for key in self.required_inputs if key not in self.inputs]
         if missing:
-            raise ValueError(f"Step {self.id} missing inputs: {missing}")
+            raise ValueError(f"Step {self.id} missing inputs: {sorted(missing)}")
 
     def run(self) -> dict[str, Any] | StepResult | None:
         """Do the work. Subclasses must override this."""

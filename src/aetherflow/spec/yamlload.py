@@ -1,10 +1,11 @@
 """Load YAML safely while keeping the line and column of every key and value.
 
-PyYAML composes the node graph (with libyaml when it is available) and this module turns it into
-Python values with a single recursive walk. Positions (a :class:`SourceMap` from location paths
-to marks) are only needed to report a problem, so a document of plain mappings, lists and
-scalars is built without them and its map is filled from the text on first use; a document with
-merge keys, duplicate keys, non-string keys or other tags goes through the full walk, which
+Positions (a :class:`SourceMap` from location paths to marks) are only needed to report a
+problem, so a document is first built without them and its map is filled from the text on first
+use. Most flow files are read line by line (:mod:`aetherflow.spec.yamlfast`); the others are
+composed by PyYAML (with libyaml when it is available) into a node graph that becomes Python
+values in one recursive walk: a fast one without positions for plain mappings, lists and
+scalars, or, for merge keys, duplicate keys, non-string keys or other tags, the full walk, which
 records the map as it goes and reports every duplicate key in the document at once.
 
 Scalars are built by PyYAML's own ``SafeConstructor`` functions, so ``int``/``bool``/``null``/
@@ -18,8 +19,7 @@ case where this loader and ``yaml.safe_load`` can disagree.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable
 from typing import Any
 
 import yaml
@@ -27,6 +27,7 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from aetherflow.errors import Issue, SpecError
+from aetherflow.spec.yamlfast import parse_block
 from aetherflow.spec.yamlplain import (
     MAP_TAG,
     MERGE_TAG,
@@ -39,6 +40,7 @@ from aetherflow.spec.yamlplain import (
     build_plain,
     memo_resolving_loader,
 )
+from aetherflow.spec.yamlpos import LoadedYaml, Loc, Mark, SourceMap, format_loc, mark_of
 
 __all__ = [
     "LoadedYaml",
@@ -49,125 +51,11 @@ __all__ = [
     "load_yaml_file",
 ]
 
-Loc = tuple[Hashable, ...]
-
 _LOADER: Any = memo_resolving_loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-
-
-def format_loc(loc: Sequence[Hashable]) -> str:
-    """Render a location path the way users read it.
-
-    Args:
-        loc: Mapping keys and list indices, outermost first.
-
-    Returns:
-        ``jobs[1].steps[0].inputs.comand`` for ``("jobs", 1, "steps", 0, "inputs", "comand")``;
-        ``""`` for the empty path. Non-string keys are rendered with ``str``.
-    """
-    parts: list[str] = []
-    for part in loc:
-        if isinstance(part, int) and not isinstance(part, bool):
-            parts.append(f"[{part}]")
-        else:
-            parts.append(f".{part}" if parts else str(part))
-    return "".join(parts)
-
-
-@dataclass(frozen=True)
-class Mark:
-    """A position in a YAML file; both numbers are 1-based (0 means unknown)."""
-
-    line: int
-    col: int
-
-
-def _mark(raw: Any) -> Mark:
-    return Mark(raw.line + 1, raw.column + 1)
 
 
 def _kind(node: Node) -> str:
     return str(getattr(node, "id", "node"))
-
-
-class SourceMap:
-    """Positions of mapping keys and value nodes by location path.
-
-    A location is a tuple of mapping keys (as constructed) and list indices. Locations below an
-    alias are resolved through the anchor they point to, so positions always name real text.
-
-    Attributes:
-        file: The file the document came from ("" when it did not come from a file).
-    """
-
-    def __init__(self, file: str = "", fill: Callable[[SourceMap], None] | None = None) -> None:
-        self.file = file
-        self._keys: dict[Loc, Any] = {}
-        self._values: dict[Loc, Any] = {}
-        self._aliases: dict[Loc, Loc] = {}
-        self._fill = fill
-
-    def _filled(self) -> None:
-        """Record the positions now if they were left for later (see :func:`load_yaml`)."""
-        fill, self._fill = self._fill, None
-        if fill is not None:
-            fill(self)
-
-    def key_mark(self, loc: Sequence[Hashable]) -> Mark | None:
-        """Return the position of the mapping key at ``loc``, or None if there is none."""
-        self._filled()
-        raw = self._find(self._keys, tuple(loc))
-        return None if raw is None else _mark(raw)
-
-    def value_mark(self, loc: Sequence[Hashable]) -> Mark | None:
-        """Return the position of the value node at ``loc``, or None if there is none."""
-        self._filled()
-        raw = self._find(self._values, tuple(loc))
-        return None if raw is None else _mark(raw)
-
-    def position(self, loc: Sequence[Hashable]) -> Mark:
-        """Return the best position to report a problem at ``loc``.
-
-        Args:
-            loc: The location path; it need not exist (a missing key).
-
-        Returns:
-            The key position for a mapping entry, the value position for a list item or the
-            root, else the position of the longest existing prefix; ``Mark(0, 0)`` if none.
-        """
-        self._filled()
-        path = tuple(loc)
-        for end in range(len(path), -1, -1):
-            prefix = path[:end]
-            raw = self._find(self._keys, prefix)
-            if raw is None:
-                raw = self._find(self._values, prefix)
-            if raw is not None:
-                return _mark(raw)
-        return Mark(0, 0)
-
-    def _find(self, table: dict[Loc, Any], loc: Loc) -> Any:
-        # Each alias hop replaces a non-empty prefix by a real (alias-free) path and leaves a
-        # strictly shorter rest to resolve, so this terminates even for recursive anchors.
-        while True:
-            raw = table.get(loc)
-            if raw is not None:
-                return raw
-            for end in range(len(loc) - 1, 0, -1):
-                target = self._aliases.get(loc[:end])
-                if target is not None:
-                    loc = target + loc[end:]
-                    break
-            else:
-                return None
-
-
-@dataclass(frozen=True)
-class LoadedYaml:
-    """A loaded document with the positions of its nodes."""
-
-    data: Any
-    source_map: SourceMap
-    file: str
 
 
 _Entries = dict[Hashable, tuple[Node, Node]]
@@ -309,7 +197,7 @@ class _Builder:
         return list(value_node.value)
 
     def _duplicate(self, key: Hashable, second: Node, first: Node, loc: Loc) -> None:
-        where = _mark(second.start_mark)
+        where = mark_of(second.start_mark)
         first_line = first.start_mark.line + 1
         self.issues.append(
             Issue(
@@ -328,7 +216,7 @@ def _yaml_error_issue(exc: yaml.YAMLError, text: str, file: str) -> Issue:
     """Turn a PyYAML error into one ``yaml:syntax`` issue."""
     if isinstance(exc, yaml.MarkedYAMLError):
         raw = exc.problem_mark or exc.context_mark
-        where = _mark(raw) if raw is not None else Mark(0, 0)
+        where = mark_of(raw) if raw is not None else Mark(0, 0)
         msg = exc.problem or exc.context or "invalid YAML"
         if exc.problem and exc.context:
             msg = f"{exc.context}: {exc.problem}"
@@ -359,14 +247,18 @@ def load_yaml(text: str, *, file: str = "") -> LoadedYaml:
     """
     source_map = SourceMap(file)
     builder = _Builder(source_map)
+    # Positions only matter for problem reports: for a plain document they are recorded from
+    # the text on demand.
+    lazy = SourceMap(file, fill=lambda smap: _record_positions(smap, text))
     try:
+        data = _parse_fast(text)
+        if data is not UNUSUAL:
+            return LoadedYaml(data=data, source_map=lazy, file=file)
         root = yaml.compose(text, Loader=_LOADER)
         if root is None:
             return LoadedYaml(data=None, source_map=source_map, file=file)
         data = build_plain(root)
         if data is not UNUSUAL:
-            # Positions only matter for problem reports: record them from the text on demand.
-            lazy = SourceMap(file, fill=lambda smap: _record_positions(smap, text))
             return LoadedYaml(data=data, source_map=lazy, file=file)
         data = builder.build(root, ())
     except yaml.YAMLError as exc:
@@ -379,6 +271,17 @@ def load_yaml(text: str, *, file: str = "") -> LoadedYaml:
             f"{file or '<input>'}: {count} duplicate key{'s' if count > 1 else ''}", issues
         )
     return LoadedYaml(data=data, source_map=source_map, file=file)
+
+
+def _parse_fast(text: str) -> Any:
+    """The document by :func:`~aetherflow.spec.yamlfast.parse_block`, or ``UNUSUAL``."""
+    loader = _LOADER("")  # its resolver: the one the full path uses
+    try:
+        if loader.yaml_path_resolvers:
+            return UNUSUAL  # tags that depend on the path of a node: PyYAML's composer only
+        return parse_block(text, loader.resolve)
+    finally:
+        loader.dispose()
 
 
 def _record_positions(source_map: SourceMap, text: str) -> None:

@@ -3,7 +3,8 @@ the migration step type, and the argument checks every backend (memory included)
 
 Every SQL backend stores the same columns under the same names, so a row read as a mapping
 (``sqlite3.Row``, a psycopg ``dict_row``) turns into a record here, and a record turns into the
-named parameters of an ``INSERT``. JSON columns hold compact, key-sorted text so equal values are
+named parameters of an ``INSERT`` (a step row, written on every step, into a tuple of values in
+:data:`STEP_COLUMNS` order). JSON columns hold compact, key-sorted text so equal values are
 equal bytes. SQL lives in ``sql/<backend>/``: numbered migration scripts and ``queries.sql``,
 whose blocks each start with ``-- name: <name>`` and hold one statement.
 """
@@ -219,29 +220,48 @@ def job_from_row(row: Row) -> JobRecord:
     )
 
 
-def step_params(step: StepRecord) -> Params:
-    """The named parameters of a ``steps`` row (``seq`` is assigned by the backend)."""
+STEP_COLUMNS = (
+    "flow_id",
+    "run_id",
+    "job_id",
+    "step_id",
+    "step_type",
+    "status",
+    "attempt",
+    "started_at",
+    "ended_at",
+    "outputs",
+    "promoted",
+    "error",
+    "fingerprint",
+    "lock_token",
+)
+"""The columns of a ``steps`` row that a record sets (``seq`` is assigned by the backend)."""
+
+
+def step_values(step: StepRecord) -> tuple[Any, ...]:
+    """The values of a ``steps`` row, in :data:`STEP_COLUMNS` order."""
     outputs = promoted = None
     if step.outputs is not None:
         outputs = dump_json(step.outputs, what=f"outputs of step {step.job_id}.{step.step_id}")
     if step.promoted is not None:
         promoted = dump_json(step.promoted, what=f"promoted outputs of step {step.step_id}")
-    return {
-        "flow_id": step.flow_id,
-        "run_id": step.run_id,
-        "job_id": step.job_id,
-        "step_id": step.step_id,
-        "step_type": step.step_type,
-        "status": step.status.value,
-        "attempt": step.attempt,
-        "started_at": step.started_at,
-        "ended_at": step.ended_at,
-        "outputs": outputs,
-        "promoted": promoted,
-        "error": _dump_error(step.error),
-        "fingerprint": step.fingerprint,
-        "lock_token": step.lock_token,
-    }
+    return (
+        step.flow_id,
+        step.run_id,
+        step.job_id,
+        step.step_id,
+        step.step_type,
+        step.status.value,
+        step.attempt,
+        step.started_at,
+        step.ended_at,
+        outputs,
+        promoted,
+        _dump_error(step.error),
+        step.fingerprint,
+        step.lock_token,
+    )
 
 
 def step_from_row(row: Row) -> StepRecord:
@@ -277,22 +297,6 @@ def attempt_of(step: StepRecord) -> AttemptRecord:
         ended_at=step.ended_at,
         error=step.error,
     )
-
-
-def attempt_params(step: StepRecord) -> Params:
-    """The named parameters of the ``step_attempts`` row that ``step_finished`` appends for
-    ``step`` (the columns of :func:`attempt_of`, without building the record)."""
-    return {
-        "flow_id": step.flow_id,
-        "run_id": step.run_id,
-        "job_id": step.job_id,
-        "step_id": step.step_id,
-        "attempt": step.attempt,
-        "status": step.status.value,
-        "started_at": step.started_at,
-        "ended_at": step.ended_at,
-        "error": _dump_error(step.error),
-    }
 
 
 def attempt_from_row(row: Row) -> AttemptRecord:

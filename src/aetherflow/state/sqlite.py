@@ -5,23 +5,27 @@ through it) under one lock. WAL journal, ``busy_timeout``, and every write is on
 ``BEGIN IMMEDIATE`` transaction, so a write never has to upgrade a read lock (which SQLite
 refuses without waiting) and lease acquisition is atomic across processes.
 
-SQL lives in ``sql/sqlite/``: numbered migration scripts and ``queries.sql`` (named queries).
-The schema is built by replaying :data:`MIGRATIONS` from version 0, so a fresh database and a
-migrated one are the same by construction.
+The two writes of every step are single statements run outside ``BEGIN``/``COMMIT`` instead:
+SQLite runs such a statement as its own transaction, committed when ``execute`` returns, and
+takes the write lock before the statement reads anything (waiting up to ``busy_timeout``): what
+``BEGIN IMMEDIATE`` gives, in one call instead of three or four. The final write covers the
+step row and the attempt row through a view's trigger (``0004_step_writes.sql``).
+
+SQL lives in ``sql/sqlite/``: numbered migration scripts (applied by
+:mod:`aetherflow.state.sqlite_schema`) and ``queries.sql`` (named queries).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal, get_args
 
-from aetherflow import __version__
 from aetherflow.errors import StateError
+from aetherflow.state import sqlite_schema
 from aetherflow.state.clock import Clock, SystemClock
 from aetherflow.state.records import (
     AttemptRecord,
@@ -36,10 +40,9 @@ from aetherflow.state.records import (
     StepRecord,
 )
 from aetherflow.state.serialize import (
-    Migration,
+    STEP_COLUMNS,
     Params,
     attempt_from_row,
-    attempt_params,
     audit_from_row,
     audit_of_release,
     audit_params,
@@ -52,11 +55,10 @@ from aetherflow.state.serialize import (
     named_queries,
     run_from_row,
     run_params,
-    sql_text,
     step_from_row,
-    step_params,
+    step_values,
 )
-from aetherflow.state.store import SCHEMA_VERSION
+from aetherflow.state.sqlite_bind import NullInlined
 
 Durability = Literal["normal", "full"]
 MEMORY_PATH = ":memory:"
@@ -69,34 +71,12 @@ def _q(name: str) -> str:
     return named_queries("sqlite")[name]
 
 
-_PUT_STEP = _q("put_step")
-_FINISH_STEP = _q("finish_step")
-_PUT_ATTEMPT = _q("put_attempt")
+_PUT_STEP = NullInlined(_q("put_step"), STEP_COLUMNS)
+_FINISH_STEP = NullInlined(_q("finish_step"), STEP_COLUMNS)
 
 
 def _run_key(flow_id: str, run_id: str) -> Params:
     return {"flow_id": flow_id, "run_id": run_id}
-
-
-def split_statements(script: str) -> list[str]:
-    """The complete statements of an SQL script, in order (a trailing comment is dropped).
-
-    Migrations run them one by one: ``executescript`` would commit the open transaction first.
-    """
-    statements: list[str] = []
-    start = 0
-    for index, char in enumerate(script):
-        if char == ";" and sqlite3.complete_statement(script[start : index + 1]):
-            statements.append(script[start : index + 1].strip())
-            start = index + 1
-    return statements
-
-
-MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, functools.partial(sql_text, "sqlite", "0001_initial.sql")),
-    Migration(2, functools.partial(sql_text, "sqlite", "0002_audit.sql")),
-    Migration(3, functools.partial(sql_text, "sqlite", "0003_lease_instance.sql")),
-)
 
 
 class SqliteStateStore:
@@ -200,48 +180,12 @@ class SqliteStateStore:
 
     def _migrate(self) -> None:
         with self._read("read its schema version") as conn:
-            version = self._schema_version(conn)
-        if version == SCHEMA_VERSION:
+            version = sqlite_schema.read_version(conn, self._path)
+        if sqlite_schema.is_current(version):
             return
-        self._refuse_newer(version)
+        sqlite_schema.refuse_newer(version, self._path)
         with self._transaction("migrate its schema") as conn:
-            version = self._schema_version(conn)  # another process may have migrated meanwhile
-            self._refuse_newer(version)
-            for migration in MIGRATIONS:
-                if version < migration.version <= SCHEMA_VERSION:
-                    self._apply(conn, migration)
-
-    def _schema_version(self, conn: sqlite3.Connection) -> int:
-        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-        tables = {row[0] for row in rows if not row[0].startswith("sqlite_")}
-        if "schema_version" in tables:
-            return int(conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0)
-        if tables:
-            raise StateError(
-                f"{self._path} is not an AetherFlow state database (it has tables "
-                f"{', '.join(sorted(tables))} but no schema_version); point state at another file"
-            )
-        return 0
-
-    def _refuse_newer(self, version: int) -> None:
-        if version > SCHEMA_VERSION:
-            raise StateError(
-                f"state database {self._path} has schema version {version}, but this AetherFlow "
-                f"({__version__}) knows versions up to {SCHEMA_VERSION}: it was written by a "
-                "newer AetherFlow. Upgrade AetherFlow, or point state at another database."
-            )
-
-    def _apply(self, conn: sqlite3.Connection, migration: Migration) -> None:
-        try:
-            for statement in split_statements(migration.load()):
-                conn.execute(statement)
-            applied = {"version": migration.version, "applied_at": self._clock.now_ms()}
-            conn.execute(_q("record_version"), applied)
-        except sqlite3.Error as exc:
-            raise StateError(
-                f"state database {self._path}: migration to schema version {migration.version} "
-                f"failed: {exc}; the database was left unchanged"
-            ) from exc
+            sqlite_schema.upgrade(conn, self._path, self._clock.now_ms)
 
     def now_ms(self) -> int:
         """See :meth:`StateStore.now_ms` (here: the injected clock)."""
@@ -299,35 +243,22 @@ class SqliteStateStore:
         return [job_from_row(row) for row in rows]
 
     def step_started(self, step: StepRecord) -> None:
-        """See :meth:`StateStore.step_started` (one transaction). (outputs must be JSON-safe)."""
-        params = step_params(step)
-        self._write_step(step, params, None)
+        """See :meth:`StateStore.step_started`: one statement, committed on return."""
+        self._write_step(step, _PUT_STEP)
 
     def step_finished(self, step: StepRecord) -> None:
-        """See :meth:`StateStore.step_finished`: step row and attempt row in one transaction.
+        """See :meth:`StateStore.step_finished`: one statement writes the step row and the
+        attempt row (the ``step_finish`` view's trigger), committed on return."""
+        self._write_step(step, _FINISH_STEP)
 
-        The row normally exists (``step_started`` wrote it), so a plain UPDATE by primary key is
-        tried first; the upsert is the fallback for steps recorded without a start.
-        """
-        params = step_params(step)
-        self._write_step(step, params, attempt_params(step))
-
-    def _write_step(self, step: StepRecord, params: Params, attempt: Params | None) -> None:
-        # The hot path of every step: one transaction, no context-manager layers.
-        conn = self._conn
+    def _write_step(self, step: StepRecord, statement: NullInlined) -> None:
+        # The hot path of every step: one autocommit statement, no context-manager layers.
+        sql, values = statement.bind(step_values(step))
         with self._lock:
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    if attempt is None or conn.execute(_FINISH_STEP, params).rowcount == 0:
-                        conn.execute(_PUT_STEP, params)
-                    if attempt is not None:
-                        conn.execute(_PUT_ATTEMPT, attempt)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
+                if self._conn.in_transaction:  # the write would not commit on its own
+                    raise sqlite3.OperationalError("a transaction is open on the connection")
+                self._conn.execute(sql, values)
             except (sqlite3.Error, OSError) as exc:
                 raise StateError(
                     f"state database {self._path}: could not record step {step.step_id}: {exc}"

@@ -32,7 +32,7 @@ from aetherflow.state.records import (
     StepRecord,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class StateStore(Protocol):

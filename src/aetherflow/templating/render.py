@@ -174,6 +174,45 @@ def render_value(value: Any, scope: Scope, *, where: str = "") -> Any:
     return value
 
 
+TEMPLATED: Any = object()
+"""What :func:`copy_untemplated` returns for a value with template syntax somewhere in it."""
+
+
+def copy_untemplated(value: Any) -> Any:
+    """What :func:`render_value` returns for ``value`` if no string in it has template syntax
+    (a new structure of the same shape), without needing a scope; else :data:`TEMPLATED`.
+
+    Most step inputs are constants: this is one walk, without building a scope first.
+    """
+    if isinstance(value, str):
+        return TEMPLATED if has_template_syntax(value) else value
+    if isinstance(value, dict):
+        copied: dict[Any, Any] = {}
+        for key, item in value.items():
+            copy = _copy_item(item)
+            if copy is TEMPLATED:
+                return TEMPLATED
+            copied[key] = copy
+        return copied
+    if isinstance(value, list | tuple):
+        items = []
+        for item in value:
+            copy = _copy_item(item)
+            if copy is TEMPLATED:
+                return TEMPLATED
+            items.append(copy)
+        return items if isinstance(value, list) else tuple(items)
+    return value
+
+
+def _copy_item(item: Any) -> Any:
+    if isinstance(item, str):
+        return TEMPLATED if "{" in item or "}" in item else item
+    if isinstance(item, dict | list | tuple):
+        return copy_untemplated(item)
+    return item
+
+
 def _is_plain(value: Any) -> bool:
     """True for a value that renders to itself: not a container, not a string with a brace."""
     if isinstance(value, str):

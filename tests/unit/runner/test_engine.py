@@ -530,13 +530,20 @@ def _commits_for(tmp_path: Path, steps: Registry, count: int) -> int:
     }
     commits: list[str] = []
     original = sqlite3.connect
+    writes = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+    class Counting(sqlite3.Connection):
+        """Counts committed transactions: COMMITs, and writes run outside BEGIN (autocommit)."""
+
+        def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+            words = " ".join(line for line in sql.splitlines() if not line.startswith("--"))
+            word = words.lstrip().upper()
+            if word.startswith("COMMIT") or (not self.in_transaction and word.startswith(writes)):
+                commits.append(sql)
+            return super().execute(sql, *args)
 
     def traced(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        conn = original(*args, **kwargs)
-        conn.set_trace_callback(
-            lambda sql: commits.append(sql) if sql.strip().upper().startswith("COMMIT") else None
-        )
-        return conn
+        return original(*args, **kwargs, factory=Counting)
 
     sqlite3.connect = traced  # type: ignore[assignment]
     try:

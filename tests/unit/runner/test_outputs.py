@@ -79,3 +79,18 @@ def test_unknown_objects_are_refused_not_stringified() -> None:
 def test_mixed_key_types_are_refused() -> None:
     with pytest.raises(StepError, match="not JSON-serialisable"):
         normalize_outputs({"x": {1: "a", "b": 2}}, max_bytes=1000, what="step 's'")
+
+
+@pytest.mark.parametrize(
+    "outputs",
+    [
+        {"k" * 40: {"n" * 40: {"m" * 40: 1}}, "s": "é\\\n" * 5},
+        {"rows": [[1, "a"], [2, None], [3.5, True]], "meta": {"cols": ["id", "name"]}},
+        {"empty": {}, "list": [], "deep": [[[[{"x": "y"}]]]]},
+    ],
+)
+def test_outputs_just_over_the_cap_are_refused(outputs: dict[str, object]) -> None:
+    size = len(canonical_json(outputs).encode("utf-8"))
+    assert normalize_outputs(outputs, max_bytes=size, what="step s") == outputs
+    with pytest.raises(StepError, match="more than AETHERFLOW_MAX_OUTPUT_BYTES"):
+        normalize_outputs(outputs, max_bytes=size - 1, what="step s")

@@ -26,6 +26,7 @@ from aetherflow.state import (
     SqliteStateStore,
     StepRecord,
     StepStatus,
+    sqlite_schema,
 )
 from aetherflow.state import sqlite as sqlite_backend
 from aetherflow.state.serialize import Migration, named_queries
@@ -102,7 +103,7 @@ def test_fresh_database_is_created_at_the_current_version(
 
 
 def test_migrations_are_consecutive_up_to_schema_version() -> None:
-    versions = [m.version for m in sqlite_backend.MIGRATIONS]
+    versions = [m.version for m in sqlite_schema.MIGRATIONS]
     assert versions == list(range(1, SCHEMA_VERSION + 1))
 
 
@@ -111,17 +112,17 @@ NEXT = SCHEMA_VERSION + 1
 
 def fake_next(monkeypatch: pytest.MonkeyPatch, script: str) -> None:
     """Pretend the code knows one more schema version, reached by ``script``."""
-    migrations = (*sqlite_backend.MIGRATIONS, Migration(NEXT, lambda: script))
-    monkeypatch.setattr(sqlite_backend, "SCHEMA_VERSION", NEXT)
-    monkeypatch.setattr(sqlite_backend, "MIGRATIONS", migrations)
+    migrations = (*sqlite_schema.MIGRATIONS, Migration(NEXT, lambda: script))
+    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", NEXT)
+    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", migrations)
 
 
 def test_version_1_database_is_migrated_to_the_audit_table(
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with monkeypatch.context() as patch:
-        patch.setattr(sqlite_backend, "SCHEMA_VERSION", 1)
-        patch.setattr(sqlite_backend, "MIGRATIONS", sqlite_backend.MIGRATIONS[:1])
+        patch.setattr(sqlite_schema, "SCHEMA_VERSION", 1)
+        patch.setattr(sqlite_schema, "MIGRATIONS", sqlite_schema.MIGRATIONS[:1])
         old = SqliteStateStore(db, clock=FakeClock(T0))
         old.start_run(RunRecord("f", "r1", RunStatus.SUCCESS, T0))
         old.close()
@@ -132,6 +133,33 @@ def test_version_1_database_is_migrated_to_the_audit_table(
         assert new.get_run("f", "r1") is not None
         assert new.force_release("k", reason="test") is None
         assert [a.key for a in new.list_audit()] == ["k"]
+    finally:
+        new.close()
+
+
+def test_steps_recorded_before_version_4_keep_their_order(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patch:
+        patch.setattr(sqlite_schema, "SCHEMA_VERSION", 3)
+        patch.setattr(sqlite_schema, "MIGRATIONS", sqlite_schema.MIGRATIONS[:3])
+        old = SqliteStateStore(db, clock=FakeClock(T0))
+        # Version 3 numbered the steps of each run 1, 2, ... in first-recorded order.
+        old._conn.executemany(
+            "INSERT INTO steps (flow_id, run_id, job_id, step_id, seq, step_type, status, "
+            "attempt) VALUES ('f', 'r1', 'j', ?, ?, 'echo', 'SUCCESS', 1)",
+            [("b", 1), ("a", 2)],
+        )
+        old.close()
+
+    new = SqliteStateStore(db, clock=FakeClock(T0))
+    try:
+        new.step_started(StepRecord("f", "r1", "j", "c", "echo", StepStatus.RUNNING))
+        new.step_finished(StepRecord("f", "r1", "j", "b", "echo", StepStatus.FAILED))
+
+        assert [s.step_id for s in new.get_steps("f", "r1")] == ["b", "a", "c"]
+        indexes = {row[0] for row in new._conn.execute("PRAGMA index_list(steps)")}
+        assert "steps_seq" not in indexes
     finally:
         new.close()
 
@@ -208,7 +236,7 @@ def test_split_statements_respects_strings_and_comments() -> None:
     script = (
         "CREATE TABLE a (x TEXT DEFAULT ';'); -- one; two\nINSERT INTO a VALUES ('x;y');\n-- end"
     )
-    assert sqlite_backend.split_statements(script) == [
+    assert sqlite_schema.split_statements(script) == [
         "CREATE TABLE a (x TEXT DEFAULT ';');",
         "-- one; two\nINSERT INTO a VALUES ('x;y');",
     ]
@@ -256,20 +284,62 @@ def test_two_connections_share_state_and_only_one_gets_the_lease(db: Path) -> No
         two.close()
 
 
-def test_each_step_write_is_exactly_one_transaction(store: SqliteStateStore) -> None:
-    statements: list[str] = []
-    store._conn.set_trace_callback(statements.append)
+def wal_commits(db: Path) -> int:
+    """Commit frames in the WAL file (valid while nothing checkpointed it)."""
+    data = db.with_name(db.name + "-wal").read_bytes()
+    page_size = int.from_bytes(data[8:12], "big")
+    frames = range(32, len(data), 24 + page_size)
+    # A frame header's second field is the database size after a commit, 0 in other frames.
+    return sum(int.from_bytes(data[at + 4 : at + 8], "big") != 0 for at in frames)
 
-    def transactions() -> tuple[int, int]:
-        begins = sum(s.startswith("BEGIN") for s in statements)
-        commits = sum(s == "COMMIT" for s in statements)
-        statements.clear()
-        return begins, commits
 
+def test_each_step_write_is_exactly_one_committed_transaction(
+    store: SqliteStateStore, db: Path
+) -> None:
+    reader = sqlite3.connect(db)
+    try:
+        before = wal_commits(db)
+        store.step_started(a_step(StepStatus.RUNNING))
+        assert wal_commits(db) == before + 1
+        assert reader.execute("SELECT status FROM steps").fetchall() == [("RUNNING",)]
+
+        store.step_finished(a_step(StepStatus.SUCCESS))
+        assert wal_commits(db) == before + 2
+        assert reader.execute("SELECT status FROM steps").fetchall() == [("SUCCESS",)]
+        assert reader.execute("SELECT status FROM step_attempts").fetchall() == [("SUCCESS",)]
+        assert not store._conn.in_transaction
+    finally:
+        reader.close()
+
+
+def test_final_step_write_is_atomic(store: SqliteStateStore) -> None:
     store.step_started(a_step(StepStatus.RUNNING))
-    assert transactions() == (1, 1)
-    store.step_finished(a_step(StepStatus.SUCCESS))
-    assert transactions() == (1, 1)
+    store._conn.execute(
+        "CREATE TEMP TRIGGER refuse BEFORE INSERT ON step_attempts "
+        "BEGIN SELECT RAISE(ABORT, 'attempt refused'); END"
+    )
+
+    with pytest.raises(StateError, match="could not record step s: attempt refused"):
+        store.step_finished(a_step(StepStatus.SUCCESS))
+
+    assert [s.status for s in store.get_steps("f", "r1")] == [StepStatus.RUNNING]
+    assert store.get_attempts("f", "r1") == []
+    assert not store._conn.in_transaction
+
+
+def test_step_writes_wait_for_another_writer(db: Path) -> None:
+    store = SqliteStateStore(db, busy_timeout_ms=5000)
+    blocker = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        release = threading.Timer(0.2, blocker.execute, ["COMMIT"])
+        release.start()
+        store.step_started(a_step(StepStatus.RUNNING))  # waits for the commit, then writes
+        release.join()
+        assert [s.status for s in store.get_steps("f", "r1")] == [StepStatus.RUNNING]
+    finally:
+        blocker.close()
+        store.close()
 
 
 def test_database_errors_become_state_errors(db: Path) -> None:
@@ -361,3 +431,12 @@ def test_lease_tokens_are_unique_and_ordered_across_processes(db: Path) -> None:
     tokens = [token for _, token in records]
     assert tokens == list(range(1, 201))
     assert sum(refusals for _, refusals in results) > 0  # the processes really contended
+
+
+def test_a_step_write_refuses_to_join_an_open_transaction(store: SqliteStateStore) -> None:
+    store._conn.execute("BEGIN")
+    try:
+        with pytest.raises(StateError, match="a transaction is open"):
+            store.step_started(a_step(StepStatus.RUNNING))
+    finally:
+        store._conn.execute("ROLLBACK")

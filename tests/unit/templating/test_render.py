@@ -15,8 +15,10 @@ from pydantic import BaseModel
 from aetherflow.errors import ResolverMissingKeyError, ResolverSyntaxError, TemplateError
 from aetherflow.templating.render import (
     PHASE_ROOTS,
+    TEMPLATED,
     Phase,
     Scope,
+    copy_untemplated,
     is_missing,
     lookup,
     render_string,
@@ -549,3 +551,36 @@ def test_decimal_inline_is_exact_not_float() -> None:
 
 def test_compact_json_has_no_spaces_and_keeps_non_ascii() -> None:
     assert compact_json({"a": [1, "ü"], "d": Decimal("1.0")}) == '{"a":[1,"ü"],"d":"1.0"}'
+
+
+UNTEMPLATED = [
+    {"items": ["a", "b", ("c", {"d": 1.5})], "min_count": 1, "flag": None},
+    ["x", [], {}, True],
+    ("t", 2),
+    "plain text",
+    7,
+]
+
+
+@pytest.mark.parametrize("value", UNTEMPLATED)
+def test_copy_untemplated_equals_rendering_without_templates(value: Any) -> None:
+    copied = copy_untemplated(value)
+
+    rendered = render_value(value, scope())
+    assert copied == rendered
+    assert type(copied) is type(rendered)
+
+
+def test_copy_untemplated_builds_new_containers() -> None:
+    value = {"a": [1, {"b": [2]}]}
+    copied = copy_untemplated(value)
+
+    copied["a"][1]["b"].append(3)
+    assert value == {"a": [1, {"b": [2]}]}
+
+
+@pytest.mark.parametrize(
+    "value", ["{{ env.A }}", {"a": ["x", {"b": "pre {{ env.A }}"}]}, ("}",), [{"k": "{"}]]
+)
+def test_copy_untemplated_refuses_values_with_template_syntax(value: Any) -> None:
+    assert copy_untemplated(value) is TEMPLATED

@@ -64,13 +64,12 @@ ON CONFLICT (flow_id, run_id, job_id) DO UPDATE SET
 SELECT * FROM jobs WHERE flow_id = :flow_id AND run_id = :run_id ORDER BY seq;
 
 -- name: put_step
+-- seq: see 0004_step_writes.sql (the rowid this row gets, when it is new).
 INSERT INTO steps (flow_id, run_id, job_id, step_id, seq, step_type, status, attempt, started_at,
                    ended_at, outputs, promoted, error, fingerprint, lock_token)
-VALUES (:flow_id, :run_id, :job_id, :step_id,
-        (SELECT COALESCE(MAX(seq), 0) + 1 FROM steps WHERE flow_id = :flow_id AND run_id = :run_id),
+VALUES (:flow_id, :run_id, :job_id, :step_id, (SELECT COALESCE(MAX(rowid), 0) + 1 FROM steps),
         :step_type, :status, :attempt, :started_at, :ended_at, :outputs, :promoted, :error,
-        :fingerprint,
-        :lock_token)
+        :fingerprint, :lock_token)
 ON CONFLICT (flow_id, run_id, job_id, step_id) DO UPDATE SET
     step_type = excluded.step_type,
     status = excluded.status,
@@ -84,23 +83,15 @@ ON CONFLICT (flow_id, run_id, job_id, step_id) DO UPDATE SET
     lock_token = excluded.lock_token;
 
 -- name: finish_step
-UPDATE steps SET step_type = :step_type, status = :status, attempt = :attempt,
-    started_at = :started_at, ended_at = :ended_at, outputs = :outputs, promoted = :promoted,
-    error = :error, fingerprint = :fingerprint, lock_token = :lock_token
-WHERE flow_id = :flow_id AND run_id = :run_id AND job_id = :job_id AND step_id = :step_id;
-
--- name: put_attempt
-INSERT INTO step_attempts (flow_id, run_id, job_id, step_id, attempt, status, started_at,
-                           ended_at, error)
-VALUES (:flow_id, :run_id, :job_id, :step_id, :attempt, :status, :started_at, :ended_at, :error)
-ON CONFLICT (flow_id, run_id, job_id, step_id, attempt) DO UPDATE SET
-    status = excluded.status,
-    started_at = excluded.started_at,
-    ended_at = excluded.ended_at,
-    error = excluded.error;
+-- The trigger of the step_finish view writes the step row and its attempt row.
+INSERT INTO step_finish (flow_id, run_id, job_id, step_id, step_type, status, attempt,
+                         started_at, ended_at, outputs, promoted, error, fingerprint, lock_token)
+VALUES (:flow_id, :run_id, :job_id, :step_id, :step_type, :status, :attempt, :started_at,
+        :ended_at, :outputs, :promoted, :error, :fingerprint, :lock_token);
 
 -- name: get_steps
-SELECT * FROM steps WHERE flow_id = :flow_id AND run_id = :run_id ORDER BY seq;
+-- rowid order is first-recorded order (0004_step_writes.sql).
+SELECT * FROM steps WHERE flow_id = :flow_id AND run_id = :run_id ORDER BY rowid;
 
 -- name: get_attempts
 SELECT * FROM step_attempts WHERE flow_id = :flow_id AND run_id = :run_id ORDER BY rowid;
