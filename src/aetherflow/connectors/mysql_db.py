@@ -23,7 +23,7 @@ from urllib.parse import parse_qs
 from aetherflow.connectors.dbapi import BatchStream, check_batch_size, to_text
 from aetherflow.connectors.dsn import parse_url
 from aetherflow.connectors.mysql_types import abandon_unbuffered, mysql_columns, password_bytes
-from aetherflow.connectors.sqlalchemy_db import DriverConnector, engine_kwargs
+from aetherflow.connectors.sqlalchemy_db import DriverConnector
 from aetherflow.errors import ConfigError
 from aetherflow.runner.connector import ConnectorInit
 from aetherflow.runner.database import Params
@@ -75,6 +75,8 @@ def mysql_params(config: Mapping[str, Any], name: str) -> dict[str, Any]:
 class MySQLDB(DriverConnector):
     """The ``db:mysql`` connector."""
 
+    engine_url = "mysql+pymysql://"
+
     family = "mysql"
     requires = ("pymysql",)
 
@@ -121,13 +123,6 @@ class MySQLDB(DriverConnector):
                 return self._conn
         self._conn = self._raw_connect()
         return self._conn
-
-    def _create_engine(self, sqlalchemy: Any) -> Any:
-        return sqlalchemy.create_engine(
-            "mysql+pymysql://",
-            creator=self._raw_connect,
-            **engine_kwargs(self.options, sized_pool=True),
-        )
 
     @contextlib.contextmanager
     def stream(

@@ -27,7 +27,7 @@ from aetherflow.connectors.dbapi import BatchStream, check_batch_size, query_bod
 from aetherflow.connectors.dsn import mask_dsn, parse_url, strip_driver
 from aetherflow.connectors.postgres_fast import arrow_batches, arrow_plan, copy_statement
 from aetherflow.connectors.postgres_types import postgres_column, text_loaders
-from aetherflow.connectors.sqlalchemy_db import DriverConnector, engine_kwargs
+from aetherflow.connectors.sqlalchemy_db import DriverConnector
 from aetherflow.errors import ConfigError
 from aetherflow.runner.connector import ConnectorInit
 from aetherflow.runner.database import CsvCopyOptions, Params
@@ -90,6 +90,8 @@ def _dsn_value(dsn: str, key: str) -> str | None:
 class PostgresDB(DriverConnector):
     """The ``db:postgres`` connector."""
 
+    engine_url = "postgresql+psycopg://"
+
     family = "postgres"
     requires = ("psycopg",)
 
@@ -145,13 +147,6 @@ class PostgresDB(DriverConnector):
         text_loaders(conn.adapters, self._require("psycopg"))
         self._conn = conn
         return conn
-
-    def _create_engine(self, sqlalchemy: Any) -> Any:
-        return sqlalchemy.create_engine(
-            "postgresql+psycopg://",
-            creator=self._raw_connect,
-            **engine_kwargs(self.options, sized_pool=True),
-        )
 
     @contextlib.contextmanager
     def stream(

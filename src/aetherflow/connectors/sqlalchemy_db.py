@@ -19,7 +19,7 @@ import contextlib
 import importlib.util
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from aetherflow.connectors.dbapi import BatchStream, DbConnector, check_batch_size, to_text
 from aetherflow.connectors.dsn import mask_url, parse_url
@@ -119,9 +119,23 @@ class DriverConnector(EngineConnector):
     (``db:postgres``, ``db:mysql``): ``execute`` in a transaction, rollback that never hides the
     statement's own error."""
 
+    engine_url: ClassVar[str] = ""
+    """SQLAlchemy URL of the dialect; the engine's connections come from :meth:`_raw_connect`."""
+
     def connection(self) -> Any:
         """The open driver connection (connecting on first use)."""
         raise NotImplementedError
+
+    def _raw_connect(self) -> Any:
+        """A new driver connection."""
+        raise NotImplementedError
+
+    def _create_engine(self, sqlalchemy: Any) -> Any:
+        return sqlalchemy.create_engine(
+            self.engine_url,
+            creator=self._raw_connect,
+            **engine_kwargs(self.options, sized_pool=True),
+        )
 
     def _discard(self) -> None:
         """Drop the connection without reading what the server still sends."""
