@@ -1,6 +1,6 @@
 """``python -m aetherflow`` runs the CLI."""
 
-from aetherflow.cli.main import entrypoint
+from aetherflow.cli.start import entrypoint
 
 if __name__ == "__main__":
     entrypoint()
