@@ -52,26 +52,44 @@ class JsonFormatter(logging.Formatter):
 
 
 _NEEDS_QUOTES = re.compile(r"[\s\"'=]")
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=json_default)
+_QUOTED_TEXT = json.JSONEncoder(ensure_ascii=False)
+_TEXT_CACHE: dict[str, str] = {}
+_TEXT_CACHE_SIZE = 4096
+"""Formatted text of short strings: ids, step types and statuses repeat on every event line."""
+_TEXT_CACHE_KEY_CHARS = 200
+
+
+def _format_text(text: str) -> str:
+    if not text or _NEEDS_QUOTES.search(text):
+        return str(_QUOTED_TEXT.encode(text))
+    return text
 
 
 def format_value(value: Any) -> str:
     """A ``key=value`` value: JSON for containers, quoted when it has spaces, quotes or ``=``."""
-    if isinstance(value, str):
-        text = value
-    elif value is None:
-        return "null"
-    elif isinstance(value, bool):
-        return "true" if value else "false"
-    elif isinstance(value, int | float):
+    kind = type(value)
+    if kind is str:
+        cached = _TEXT_CACHE.get(value)
+        if cached is None:
+            cached = _format_text(value)
+            if len(value) <= _TEXT_CACHE_KEY_CHARS:
+                if len(_TEXT_CACHE) >= _TEXT_CACHE_SIZE:
+                    _TEXT_CACHE.clear()
+                _TEXT_CACHE[value] = cached
+        return cached
+    if kind is int or kind is float:
         return str(value)
-    elif isinstance(value, dict | list | tuple):
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, dict | list | tuple):
         # Compact JSON is left unquoted: braces delimit it and quoting would escape every quote.
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=json_default)
-    else:
-        text = str(value)
-    if not text or _NEEDS_QUOTES.search(text):
-        return json.dumps(text, ensure_ascii=False)
-    return text
+        return str(_COMPACT_JSON.encode(value))
+    return _format_text(value if isinstance(value, str) else str(value))
 
 
 def progress_text(fields: dict[str, Any]) -> str:
@@ -133,12 +151,11 @@ class TextFormatter(logging.Formatter):
 
     @staticmethod
     def _event_text(event: str, record: logging.LogRecord) -> str:
-        fields = getattr(record, "event_fields", {}) or {}
-        parts = [event]
-        parts.extend(
+        fields = getattr(record, "event_fields", None) or {}
+        parts = [
             f"{key}={format_value(value)}" for key, value in fields.items() if value is not None
-        )
-        return " ".join(parts)
+        ]
+        return f"{event} {' '.join(parts)}" if parts else event
 
 
 _explicit = {"level": False, "format": False}

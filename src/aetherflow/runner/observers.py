@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import sys
+import threading
+import time
 from typing import Any
 
 from aetherflow.errors import ConfigError
@@ -39,22 +43,58 @@ class LoggingObserver:
         """Log the event with its fields in ``extra``."""
         logger = self._logger(str(event.fields.get("flow_id", "")))
         if logger.isEnabledFor(event.level):
-            # makeRecord + handle skips logging's stack walk (findCaller) on every event.
-            record = logger.makeRecord(
-                logger.name,
-                event.level,
-                "aetherflow",
-                0,
-                event.name,
-                (),
-                None,
-                extra={
-                    "event": event.name,
-                    "event_fields": event.fields,
-                    "event_ts_ms": event.ts_ms,
-                },
-            )
-            logger.handle(record)
+            logger.handle(EventRecord(logger.name, event))
+
+
+_EVENT_PATHNAME = "aetherflow"
+_process_id = os.getpid
+_thread_id = threading.get_ident
+_current_thread = threading.current_thread
+_LOGGING_START: float = getattr(logging, "_startTime", time.time())
+
+
+def _process_name() -> str:
+    """What ``LogRecord`` sets as ``processName``."""
+    multiprocessing = sys.modules.get("multiprocessing")
+    return str(multiprocessing.current_process().name) if multiprocessing else "MainProcess"
+
+
+class EventRecord(logging.LogRecord):
+    """The log record of one event: ``msg`` is the event name; ``event``, ``event_fields`` and
+    ``event_ts_ms`` carry the event (what ``extra`` would set).
+
+    It has every attribute of a record from ``Logger.makeRecord`` (handlers and formatters of
+    any kind work with it), without that path's per-call work that gives the same result for
+    every event: no caller lookup, no file name parsing, no ``extra`` merging. On a run of
+    no-op steps that is about a fifth of the cost of a logged event.
+    """
+
+    def __init__(self, name: str, event: Event) -> None:
+        created = event.ts_ms / 1000
+        self.name = name
+        self.msg = event.name
+        self.args = ()
+        self.levelno = event.level
+        self.levelname = logging.getLevelName(event.level)
+        self.pathname = _EVENT_PATHNAME
+        self.filename = _EVENT_PATHNAME
+        self.module = _EVENT_PATHNAME
+        self.lineno = 0
+        self.funcName = None  # type: ignore[assignment]  # as makeRecord sets it without a caller
+        self.exc_info = None
+        self.exc_text = None
+        self.stack_info = None
+        self.created = created
+        self.msecs = float(event.ts_ms % 1000)
+        self.relativeCreated = (created - _LOGGING_START) * 1000
+        self.thread = _thread_id() if logging.logThreads else None
+        self.threadName = _current_thread().name if logging.logThreads else None
+        self.processName = _process_name() if logging.logMultiprocessing else None
+        self.process = _process_id() if logging.logProcesses else None
+        self.taskName = None
+        self.event = event.name
+        self.event_fields = event.fields
+        self.event_ts_ms = event.ts_ms
 
 
 _METHODS = {

@@ -138,6 +138,8 @@ class _Active:
 
     def redact(self, text: str) -> str:
         """Apply every active redactor to ``text``."""
+        if not self._redactors and self._process is None:
+            return text  # nothing to apply (reading both without the lock is atomic)
         with self._lock:
             redactors = [*self._redactors, *([self._process] if self._process else [])]
         for redactor in redactors:
