@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 from aetherflow.connectors.dbapi import BatchStream, DbConnector, check_batch_size
 from aetherflow.errors import ConfigError
 from aetherflow.runner.connector import ConnectorInit
-from aetherflow.runner.database import Column, Params
+from aetherflow.runner.database import Column, Params, StagedBatches
 
 MEMORY = ":memory:"
 STORAGE_CLASSES = ("integer", "real", "text", "blob", "null")
@@ -380,14 +380,25 @@ def _checked_batches(
     first: Any | None,
     reader: Any,
     errors: tuple[type[BaseException], ...],
+) -> StagedBatches:
+    """ADBC's batches (read ahead by the consumer, if it does) checked and converted by
+    :meth:`StorageCheck.convert` on the consumer's thread."""
+
+    def finish(batch: Any) -> Any:
+        try:
+            return check.convert(batch, pc)
+        except errors as exc:
+            raise NotImplementedError(f"ADBC batch not usable: {exc}") from exc
+
+    return StagedBatches(_raw_batches(first, reader, errors), finish)
+
+
+def _raw_batches(
+    first: Any | None, reader: Any, errors: tuple[type[BaseException], ...]
 ) -> Iterator[Any]:
     batch = first
     while batch is not None:
-        try:
-            converted = check.convert(batch, pc)
-        except errors as exc:
-            raise NotImplementedError(f"ADBC batch not usable: {exc}") from exc
-        yield converted
+        yield batch
         try:
             batch = _next_batch(reader)
         except errors as exc:

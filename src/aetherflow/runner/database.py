@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import IO, Any, Protocol, runtime_checkable
@@ -115,9 +115,29 @@ class ArrowSource(Protocol):
         self, sql: str, params: Params = None, *, batch_size: int = 65536
     ) -> AbstractContextManager[tuple[Any, Iterator[Any]]]:
         """``(pyarrow.Schema, iterator of pyarrow.RecordBatch)`` with at most ``batch_size`` rows
-        per batch; raise :class:`NotImplementedError` when this query or driver cannot (the step
-        falls back)."""
+        per batch (the iterator may be a :class:`StagedBatches`); raise
+        :class:`NotImplementedError` when this query or driver cannot (the step falls back)."""
         ...
+
+
+class StagedBatches:
+    """Arrow batches in two stages, for consumers that read ahead on a second thread.
+
+    ``raw`` yields what the driver read (its work releases the GIL, so a read-ahead thread can do
+    it while the consumer writes); ``finish`` turns one raw batch into the batch to use (checks
+    and conversions that run Python code, done on the consumer's thread so that the reading
+    thread waits on the driver only). Iterating the object does both in turn.
+    """
+
+    def __init__(self, raw: Iterator[Any], finish: Callable[[Any], Any]) -> None:
+        self.raw = raw
+        self.finish = finish
+
+    def __iter__(self) -> StagedBatches:
+        return self
+
+    def __next__(self) -> Any:
+        return self.finish(next(self.raw))
 
 
 def arrow_matches_stream(conn: Any) -> bool:

@@ -46,9 +46,9 @@ from aetherflow.steps.db_arrow_csv import (
 )
 from aetherflow.steps.db_inputs import CsvOptions
 from aetherflow.steps.db_parquet import canonical_arrow_type, kind_of_arrow, pyarrow_modules
-from aetherflow.steps.db_source import Progress, foreign_error, open_rows, prefetched
+from aetherflow.steps.db_source import Progress, foreign_error, open_rows, read_ahead
 from aetherflow.steps.db_types import DType
-from aetherflow.steps.db_writers import CsvSink, Number, sha256_file
+from aetherflow.steps.db_writers import CsvSink, FileDigest, Number, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -306,19 +306,24 @@ def arrow_path(conn: Any, plan: ExtractPlan, temp: Path, progress: Progress) -> 
             if target is None:
                 return None
             count = 0
-            with pq.ParquetWriter(str(temp), target) as writer, prefetched(batches) as ahead:
-                for batch in ahead:
-                    for part in batch.to_batches() if isinstance(batch, pa.Table) else [batch]:
-                        if part.num_rows:
-                            writer.write_batch(part.cast(target))
-                            count += part.num_rows
-                    progress.update(count, lambda: temp.stat().st_size)
+            writer = pq.ParquetWriter(str(temp), target)
+            with FileDigest(temp) as digest:
+                with writer, read_ahead(batches) as ahead:
+                    for batch in ahead:
+                        parts = batch.to_batches() if isinstance(batch, pa.Table) else [batch]
+                        for part in parts:
+                            if part.num_rows:
+                                writer.write_batch(part.cast(target))
+                                count += part.num_rows
+                        digest.update()  # hashed while the next batch is read
+                        progress.update(count, lambda: temp.stat().st_size)
+                sha = digest.finish()
     except (NotImplementedError, AetherflowError):
         raise
     except Exception as exc:
         raise foreign_error(plan.resource, exc) from exc
     kinds: list[str | None] = [kind_of_arrow(pa, f.type) for f in target]
-    return Extracted("arrow", list(target.names), kinds, count, sha256_file(temp))
+    return Extracted("arrow", list(target.names), kinds, count, sha)
 
 
 def check_declared(plan: ExtractPlan, names: Sequence[str]) -> None:
@@ -373,7 +378,7 @@ def _write_rendered(
     try:
         sink.header(names)
         count = 0
-        with prefetched(batches) as ahead:
+        with read_ahead(batches) as ahead:
             for batch in ahead:
                 sink.write_encoded(renderer.render(batch))
                 count += batch.num_rows

@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 from aetherflow.errors import AetherflowError, ConfigError, ConnectorError
-from aetherflow.runner.database import Column, Database, Params, Row
+from aetherflow.runner.database import Column, Database, Params, Row, StagedBatches
 from aetherflow.steps.db_types import DTYPE_SYNONYMS
 
 log = logging.getLogger(__name__)
@@ -250,3 +250,16 @@ class Progress:
             bytes=written(),
             elapsed_ms=int(elapsed * 1000),
         )
+
+
+@contextmanager
+def read_ahead(batches: Iterator[Any], depth: int = PREFETCH_DEPTH) -> Iterator[Iterator[Any]]:
+    """:func:`prefetched` for a driver's batches: of :class:`StagedBatches`, only the driver's
+    reading runs on the second thread, and each batch is finished on this one."""
+    if not isinstance(batches, StagedBatches):
+        with prefetched(batches, depth) as ahead:
+            yield ahead
+        return
+    finish = batches.finish
+    with prefetched(batches.raw, depth) as ahead:
+        yield (finish(batch) for batch in ahead)

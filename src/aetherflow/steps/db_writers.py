@@ -346,8 +346,35 @@ class JsonlSink(TextSink):
 
 def sha256_file(path: Path) -> str:
     """The sha256 hex digest of a file (read in 1 MiB chunks)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    with FileDigest(path) as digest:
+        return digest.finish()
+
+
+class FileDigest:
+    """The sha256 of a file that another writer appends to, taken as it grows.
+
+    :meth:`update` hashes what was written since the last call (while the writer waits for its
+    next input, the bytes are still in the page cache); :meth:`finish`, called once the writer
+    has closed the file, hashes the rest. For writers that only append (Parquet writes its row
+    groups, then the footer); a file rewritten in place would give a wrong digest.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._digest = hashlib.sha256()
+        self._handle = path.open("rb")
+
+    def __enter__(self) -> FileDigest:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._handle.close()
+
+    def update(self) -> None:
+        """Hash the bytes appended since the last call."""
+        while chunk := self._handle.read(1 << 20):
+            self._digest.update(chunk)
+
+    def finish(self) -> str:
+        """Hash the rest; the hex digest of the whole file."""
+        self.update()
+        return self._digest.hexdigest()

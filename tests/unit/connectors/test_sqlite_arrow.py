@@ -14,7 +14,7 @@ import pytest
 
 from aetherflow.connectors.sqlite_db import SQLiteDB, storage_classes, subquery
 from aetherflow.runner.connector import ConnectorInit
-from aetherflow.runner.database import ArrowSource, arrow_matches_stream
+from aetherflow.runner.database import ArrowSource, StagedBatches, arrow_matches_stream
 
 
 @pytest.fixture
@@ -128,6 +128,20 @@ def test_leaving_early_closes_cleanly(db: SQLiteDB) -> None:
     with db.arrow_batches("SELECT * FROM t", batch_size=2) as (_, batches):
         assert next(iter(batches)).num_rows == 2
     assert db.fetchall("SELECT count(*) FROM t") == (["count(*)"], [(10,)])
+
+
+def test_batches_are_checked_on_the_consumers_side(db: SQLiteDB, pa: Any) -> None:
+    """Reading (ADBC, on a read-ahead thread) hands out the raw batches with the typeof()
+    column; the check and conversion run in ``finish``, on the consumer's thread."""
+    with db.arrow_batches("SELECT i, s, n FROM t", batch_size=4) as (schema, batches):
+        assert isinstance(batches, StagedBatches)
+        raw = next(batches.raw)
+        assert raw.num_columns == 4  # i, s, n and the storage classes
+        finished = batches.finish(raw)
+    assert finished.schema == schema
+    assert finished.num_columns == 3
+    assert finished.column(0).to_pylist() == [0, 1, 2, 3]
+    assert finished.column(2).type == pa.null()
 
 
 def test_storage_classes_and_subquery() -> None:
