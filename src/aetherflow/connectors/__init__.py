@@ -8,22 +8,20 @@ from __future__ import annotations
 
 from aetherflow.runtime.registry import REGISTRY, Registry, registration_origin
 
+BUILTIN_CONNECTORS = {
+    ("db", "sqlite3"): "aetherflow.connectors.sqlite_db:SQLiteDB",
+    ("db", "duckdb"): "aetherflow.connectors.duckdb_db:DuckDB",
+    ("db", "postgres"): "aetherflow.connectors.postgres_db:PostgresDB",
+    ("db", "mysql"): "aetherflow.connectors.mysql_db:MySQLDB",
+    ("db", "sqlalchemy"): "aetherflow.connectors.sqlalchemy_db:SQLAlchemyDB",
+    ("db", "oracledb"): "aetherflow.connectors.oracle_db:OracleDB",
+    ("db", "exasol"): "aetherflow.connectors.exasol_db:ExasolDB",
+}
+"""``(kind, driver)`` → ``module:Class``, imported when first used (as the built-in steps)."""
+
 
 def register_builtin_connectors(registry: Registry = REGISTRY) -> None:
-    """Register every built-in connector (idempotent)."""
-    from aetherflow.connectors.duckdb_db import DuckDB  # noqa: PLC0415 - registered on demand
-    from aetherflow.connectors.exasol_db import ExasolDB  # noqa: PLC0415
-    from aetherflow.connectors.mysql_db import MySQLDB  # noqa: PLC0415
-    from aetherflow.connectors.oracle_db import OracleDB  # noqa: PLC0415
-    from aetherflow.connectors.postgres_db import PostgresDB  # noqa: PLC0415
-    from aetherflow.connectors.sqlalchemy_db import SQLAlchemyDB  # noqa: PLC0415
-    from aetherflow.connectors.sqlite_db import SQLiteDB  # noqa: PLC0415
-
+    """Register every built-in connector (idempotent; nothing is imported yet)."""
     with registration_origin("builtin"):
-        registry.add_connector("db", "sqlite3", SQLiteDB)
-        registry.add_connector("db", "duckdb", DuckDB)
-        registry.add_connector("db", "postgres", PostgresDB)
-        registry.add_connector("db", "mysql", MySQLDB)
-        registry.add_connector("db", "sqlalchemy", SQLAlchemyDB)
-        registry.add_connector("db", "oracledb", OracleDB)
-        registry.add_connector("db", "exasol", ExasolDB)
+        for (kind, driver), target in BUILTIN_CONNECTORS.items():
+            registry.add_connector(kind, driver, target)

@@ -10,6 +10,7 @@ Each entry remembers where it came from (``builtin``, ``path:<file>``, ``entry_p
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -35,28 +36,69 @@ def registration_origin(origin: str) -> Iterator[None]:
         _origin.reset(token)
 
 
+Target = type[Any] | str
+"""A registered class, or ``"module:QualName"`` for one imported on first use (built-ins)."""
+
+_resolved: dict[str, type[Any]] = {}
+
+
+def resolve(target: Target) -> type[Any]:
+    """The class of ``target`` (importing its module the first time).
+
+    Raises:
+        RegistryError: ``"module:QualName"`` names nothing importable.
+    """
+    if not isinstance(target, str):
+        return target
+    cls = _resolved.get(target)
+    if cls is None:
+        module, _, qualname = target.partition(":")
+        try:
+            obj: Any = importlib.import_module(module)
+            for part in qualname.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError) as exc:
+            raise RegistryError(f"cannot load {target}: {exc}") from exc
+        cls = _resolved[target] = obj
+    return cls
+
+
 @dataclass(frozen=True, slots=True)
 class StepEntry:
-    """A registered step type."""
+    """A registered step type (``cls`` imports a built-in's module on first use)."""
 
     name: str
-    cls: type[Any]
+    target: Target
     origin: str
+
+    @property
+    def cls(self) -> type[Any]:
+        """The step class."""
+        return resolve(self.target)
 
 
 @dataclass(frozen=True, slots=True)
 class ConnectorEntry:
-    """A registered connector ``kind:driver``."""
+    """A registered connector ``kind:driver`` (``cls`` as in :class:`StepEntry`)."""
 
     kind: str
     driver: str
-    cls: type[Any]
+    target: Target
     origin: str
+
+    @property
+    def cls(self) -> type[Any]:
+        """The connector class."""
+        return resolve(self.target)
 
     @property
     def key(self) -> str:
         """``kind:driver``."""
         return f"{self.kind}:{self.driver}"
+
+
+def _same(existing: Target, new: Target) -> bool:
+    return existing == new or resolve(existing) is resolve(new)
 
 
 @dataclass
@@ -67,16 +109,17 @@ class Registry:
     connectors: dict[tuple[str, str], ConnectorEntry] = field(default_factory=dict)
 
     def add_step(
-        self, name: str, cls: type[Any], *, origin: str | None = None, replace: bool = False
+        self, name: str, cls: Target, *, origin: str | None = None, replace: bool = False
     ) -> None:
-        """Register ``cls`` as step type ``name``.
+        """Register ``cls`` (a class, or ``"module:QualName"`` imported on first use) as step
+        type ``name``.
 
         Raises:
             RegistryError: ``name`` is already registered and ``replace`` is False.
         """
         origin = origin or _origin.get()
         existing = self.steps.get(name)
-        if existing is not None and existing.cls is not cls:
+        if existing is not None and not _same(existing.target, cls):
             if not replace:
                 raise RegistryError(
                     f"step type {name!r} is already registered (from {existing.origin}); "
@@ -86,25 +129,25 @@ class Registry:
             log.warning(
                 "step type %r from %s replaced by %s (replace=True)", name, existing.origin, origin
             )
-        self.steps[name] = StepEntry(name=name, cls=cls, origin=origin)
+        self.steps[name] = StepEntry(name=name, target=cls, origin=origin)
 
     def add_connector(
         self,
         kind: str,
         driver: str,
-        cls: type[Any],
+        cls: Target,
         *,
         origin: str | None = None,
         replace: bool = False,
     ) -> None:
-        """Register ``cls`` as connector ``kind:driver``.
+        """Register ``cls`` (as in :meth:`add_step`) as connector ``kind:driver``.
 
         Raises:
             RegistryError: ``kind:driver`` is already registered and ``replace`` is False.
         """
         origin = origin or _origin.get()
         existing = self.connectors.get((kind, driver))
-        if existing is not None and existing.cls is not cls:
+        if existing is not None and not _same(existing.target, cls):
             if not replace:
                 raise RegistryError(
                     f"connector {kind}:{driver} is already registered (from {existing.origin}); "

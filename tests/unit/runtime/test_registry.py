@@ -44,7 +44,7 @@ def test_add_and_get_step() -> None:
     registry = Registry()
     registry.add_step("copy", StepA, origin="builtin")
     assert registry.step("copy") is StepA
-    assert registry.steps["copy"] == StepEntry(name="copy", cls=StepA, origin="builtin")
+    assert registry.steps["copy"] == StepEntry(name="copy", target=StepA, origin="builtin")
 
 
 def test_duplicate_step_names_both_origins() -> None:
@@ -263,3 +263,63 @@ def test_list_steps_and_connectors_sorted(global_registry: Registry) -> None:
 def test_get_step_unknown_raises(global_registry: Registry) -> None:
     with pytest.raises(RegistryError, match="unknown step type 'ghost'"):
         get_step("ghost")
+
+
+# -- built-ins registered by name, imported on first use ---------------------------------------
+
+LAZY_PROBE = """
+import sys
+from aetherflow.connectors import register_builtin_connectors
+from aetherflow.runtime.registry import Registry
+from aetherflow.steps import register_builtin_steps
+
+registry = Registry()
+register_builtin_steps(registry)
+register_builtin_connectors(registry)
+prefixes = ("aetherflow.steps.", "aetherflow.connectors.")
+before = sorted(m for m in sys.modules if m.startswith(prefixes))
+cls = registry.step("external.process")
+connector = registry.connector("db", "sqlite3")
+after = sorted(m for m in sys.modules if m.startswith(prefixes))
+print(before, cls.__name__, connector.__name__, "aetherflow.steps.process" in after,
+      "aetherflow.connectors.sqlite_db" in after, "aetherflow.steps.db_steps" in after)
+"""
+
+
+def test_builtins_are_imported_when_first_used() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", LAZY_PROBE], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == [
+        "[]",
+        "ExternalProcess",
+        "SQLiteDB",
+        "True",
+        "True",
+        "False",  # db steps were not asked for
+    ]
+
+
+def test_a_lazy_entry_that_cannot_be_loaded_is_a_registry_error() -> None:
+    registry = Registry()
+    registry.add_step("ghost", "aetherflow.no_such_module:Ghost", origin="builtin")
+    registry.add_connector("db", "ghost", "aetherflow.steps:NoSuchClass", origin="builtin")
+    assert "ghost" in registry.steps  # known by name (validation, did-you-mean) without loading
+    with pytest.raises(RegistryError, match=r"cannot load aetherflow\.no_such_module:Ghost"):
+        registry.step("ghost")
+    with pytest.raises(RegistryError, match=r"cannot load aetherflow\.steps:NoSuchClass"):
+        registry.connector("db", "ghost")
+
+
+def test_a_lazy_entry_and_its_class_are_the_same_registration() -> None:
+    from aetherflow.steps.checks import CheckItems
+
+    registry = Registry()
+    registry.add_step("check_items", "aetherflow.steps.checks:CheckItems", origin="builtin")
+    registry.add_step("check_items", CheckItems, origin="builtin")  # no error: the same class
+    assert registry.step("check_items") is CheckItems
+    with pytest.raises(RegistryError, match="already registered"):
+        registry.add_step("check_items", "aetherflow.steps.locking:WithLock")
