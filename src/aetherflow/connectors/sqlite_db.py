@@ -12,11 +12,14 @@ They hold exactly the values :meth:`SQLiteDB.stream` returns, so the steps may w
 of rows (``arrow_matches_stream``): a column's Arrow type is the storage class of its values
 (INTEGER → int64, REAL → float64, TEXT → string, BLOB → binary), and a column that is NULL
 throughout the first batch has type null. SQLite does not enforce column types, while ADBC types
-a column from its first batch and converts later values silently (an integer in a REAL column
-would read as ``3.0``); so the query runs with one more column, the ``typeof()`` of every column,
-and a batch holding a value of another storage class (or a value in a null column) raises
-:class:`NotImplementedError`, as does anything ADBC cannot read — the caller then starts over on
-the generic path. Not available for ``:memory:`` databases (a second connection cannot see them)
+a column from its first batch and converts some later values silently (an integer in a REAL
+column would read as ``3.0``, a number in a TEXT column as text); so the query runs with one more
+column, the ``typeof()`` of its columns, and a batch holding a value of another storage class (or
+a value in a null column) raises :class:`NotImplementedError`, as does anything ADBC cannot read
+— the caller then starts over on the generic path. ADBC refuses every other storage class in an
+int64 column (it raises), so columns that hold integers only are left out of that marker: a probe
+through the ``sqlite3`` module reads the first rows (within a small instruction budget) to find
+them, and a column the probe saw as integers only that ADBC does not type int64 is refused. Not available for ``:memory:`` databases (a second connection cannot see them)
 or with ``:name`` parameters.
 """
 
@@ -42,6 +45,11 @@ STORAGE_CLASSES = ("integer", "real", "text", "blob", "null")
 _BATCH_ROWS_OPTION = "adbc.sqlite.query.batch_rows"
 _RENAMED = re.compile(r":[0-9]+\Z")  # SQLite's suffix for a repeated name in a subquery
 _PARAM_TYPES = (int, float, str, bytes, type(None))
+PROBE_ROWS = 5000
+"""Rows the probe reads to find the integer-only columns (at most the batch size)."""
+PROBE_BUDGET = 2_000_000
+"""SQLite VM instructions after which the probe gives up (a few milliseconds)."""
+_PROBE_TICK = 10_000
 
 
 def sqlite_path(config: dict[str, Any], name: str) -> str:
@@ -99,11 +107,14 @@ def _quoted(name: str) -> str:
 
 
 def checked_query(sql: str, names: Sequence[str], marker: str) -> str:
-    """``sql`` with one more column named ``marker``: the ``typeof()`` of its columns, joined.
+    """``sql`` with one more column named ``marker``: the ``typeof()`` of the columns ``names``
+    (some or all of its columns), joined; ``sql`` as it is when ``names`` is empty.
 
     ``LIMIT -1 OFFSET 0`` keeps SQLite from flattening the subquery into the outer query, which
     would compute every column expression twice (once more for ``typeof``).
     """
+    if not names:
+        return sql
     classes = " || ".join(f"typeof({_quoted(name)})" for name in names)
     return (
         f"SELECT *, {classes} AS {_quoted(marker)} FROM "
@@ -126,21 +137,30 @@ def _storage_of(pa: Any, arrow_type: Any) -> str | None:
 
 
 class StorageCheck:
-    """Turns ADBC's batches (last column: the ``typeof()`` marker) into batches that hold what
-    ``stream()`` returns, or raises :class:`NotImplementedError` (see the module docstring).
+    """Turns ADBC's batches (last column: the ``typeof()`` marker of the ``checked`` columns, if
+    any) into batches that hold what ``stream()`` returns, or raises
+    :class:`NotImplementedError` (see the module docstring).
+
+    Columns outside ``checked`` are the ones the probe found holding integers only: ADBC refuses
+    (raises) any other storage class in an int64 column, so they need no marker; one that ADBC
+    did not type int64 after all is refused here.
 
     Args:
         pa: The ``pyarrow`` module.
-        schema: ADBC's schema, marker column included.
+        schema: ADBC's schema (with the marker column last when ``checked`` is not empty).
         first: The first batch (None: the result is empty); it fixes which columns are null.
+        checked: Indexes of the columns in the marker, in its order.
     """
 
-    def __init__(self, pa: Any, schema: Any, first: Any | None) -> None:
+    def __init__(self, pa: Any, schema: Any, first: Any | None, checked: Sequence[int]) -> None:
         self.pa = pa
-        self.names: list[str] = list(schema.names[:-1])
+        self.checked = list(checked)
+        self.marker = bool(self.checked)
+        fields_in = list(schema)[:-1] if self.marker else list(schema)
+        self.names: list[str] = [field.name for field in fields_in]
         self.expected: list[str | None] = []
         fields = []
-        for index, field in enumerate(list(schema)[:-1]):
+        for index, field in enumerate(fields_in):
             if first is None or first.column(index).null_count == first.num_rows:
                 self.expected.append(None)
                 fields.append(pa.field(field.name, pa.null()))
@@ -148,6 +168,11 @@ class StorageCheck:
             storage = _storage_of(pa, field.type)
             if storage is None:
                 raise NotImplementedError(f"column {field.name!r} has ADBC type {field.type}")
+            if index not in self.checked and storage != "integer":
+                raise NotImplementedError(
+                    f"column {field.name!r} held only integers in the probe, but ADBC reads "
+                    f"{storage} values"
+                )
             self.expected.append(storage)
             fields.append(pa.field(field.name, field.type))
         self.schema = pa.schema(fields)
@@ -157,17 +182,21 @@ class StorageCheck:
         """``batch`` without the marker column, its null columns typed null.
 
         Raises:
-            NotImplementedError: A value of another storage class than its column's, or text
-                that is not UTF-8 (``stream()`` raises on it).
+            NotImplementedError: A value of another storage class than its column's (or a value
+                in a column that was NULL throughout the first batch), or text that is not UTF-8
+                (``stream()`` raises on it).
         """
-        for signature in pc.unique(batch.column(batch.num_columns - 1)).to_pylist():
-            if signature not in self._seen:
-                self._check(signature)
-                self._seen.add(signature)
+        if self.marker:
+            for signature in pc.unique(batch.column(batch.num_columns - 1)).to_pylist():
+                if signature not in self._seen:
+                    self._check(signature)
+                    self._seen.add(signature)
         arrays = []
         for index, storage in enumerate(self.expected):
             array = batch.column(index)
             if storage is None:
+                if array.null_count != len(array):
+                    raise _late_values(self.names[index], "values")
                 array = self.pa.nulls(batch.num_rows)
             elif storage == "text":
                 array.validate(full=True)
@@ -176,18 +205,32 @@ class StorageCheck:
 
     def _check(self, signature: str) -> None:
         found = storage_classes(signature)
-        for name, expected, storage in zip(self.names, self.expected, found, strict=True):
+        for index, storage in zip(self.checked, found, strict=True):
+            name, expected = self.names[index], self.expected[index]
             if storage in ("null", expected):
                 continue
             if expected is None:
-                raise NotImplementedError(
-                    f"column {name!r} is NULL throughout the first batch but holds {storage} "
-                    "values later"
-                )
+                raise _late_values(name, f"{storage} values")
             raise NotImplementedError(
                 f"column {name!r} holds {expected} and {storage} values; one Arrow type cannot "
                 "keep both as stream() returns them"
             )
+
+
+def _late_values(name: str, what: str) -> NotImplementedError:
+    return NotImplementedError(
+        f"column {name!r} is NULL throughout the first batch but holds {what} later"
+    )
+
+
+def integer_columns(rows: Sequence[Sequence[Any]], width: int) -> set[int]:
+    """Indexes of the columns holding at least one integer and nothing but integers and NULL."""
+    found: set[int] = set()
+    for index in range(width):
+        kinds = {type(row[index]) for row in rows} - {type(None)}
+        if kinds == {int}:
+            found.add(index)
+    return found
 
 
 def _arrow_modules() -> tuple[Any, Any, Any]:
@@ -299,7 +342,8 @@ class SQLiteDB(DbConnector):
         check_batch_size(batch_size)
         dbapi, pa, pc = _arrow_modules()
         bound = _positional(params)
-        names = self._result_names(sql, bound)
+        names, integers = self._probe(sql, bound, min(batch_size, PROBE_ROWS))
+        checked = [index for index in range(len(names)) if index not in integers]
         marker = "__aetherflow_typeof"
         while marker in names:
             marker += "_"
@@ -313,10 +357,11 @@ class SQLiteDB(DbConnector):
             try:
                 cursor.adbc_statement.set_options(**{_BATCH_ROWS_OPTION: str(batch_size)})
                 try:
-                    cursor.execute(checked_query(sql, names, marker), bound)
+                    text = checked_query(sql, [names[index] for index in checked], marker)
+                    cursor.execute(text, bound)
                     reader = cursor.fetch_record_batch()
                     first = _next_batch(reader)
-                    check = StorageCheck(pa, reader.schema, first)
+                    check = StorageCheck(pa, reader.schema, first, checked)
                 except errors as exc:
                     raise NotImplementedError(f"ADBC cannot run the query: {exc}") from exc
                 if check.names != names:
@@ -332,26 +377,52 @@ class SQLiteDB(DbConnector):
             raise NotImplementedError("a second connection cannot see an in-memory database")
         return "file:" + urllib.parse.quote(os.path.abspath(self.path)) + "?mode=ro"
 
-    def _result_names(self, sql: str, params: tuple[Any, ...] | None) -> list[str]:
-        """The query's column names, from ``LIMIT 0`` around it (no row is computed).
+    def _probe(
+        self, sql: str, params: tuple[Any, ...] | None, rows: int
+    ) -> tuple[list[str], set[int]]:
+        """The query's column names, and the columns of its first ``rows`` rows that hold
+        integers only (:func:`integer_columns`), read through the ``sqlite3`` module.
+
+        The probe gives up after :data:`PROBE_BUDGET` SQLite instructions (a query that sorts or
+        aggregates a large table would compute everything once more): then no column is
+        assumed integer, and the names come from ``LIMIT 0`` around the query (no row computed).
 
         Raises:
             NotImplementedError: The statement cannot be a subquery, or names repeat (SQLite
                 renames repeated names in a subquery, so the file would not say what ``stream()``
                 says).
         """
-        probe = f"SELECT * FROM {subquery(sql)} LIMIT 0"
+        conn = self.connection()
+        bound = params if params is not None else ()
+        calls = 0
+
+        def over_budget() -> int:
+            nonlocal calls
+            calls += 1
+            return int(calls * _PROBE_TICK > PROBE_BUDGET)
+
+        integers: set[int] = set()
+        conn.set_progress_handler(over_budget, _PROBE_TICK)
         try:
-            cursor = self.connection().execute(probe, params if params is not None else ())
+            cursor = conn.execute(f"SELECT * FROM {subquery(sql)} LIMIT {int(rows)}", bound)
+            try:
+                names = [str(d[0]) for d in cursor.description or ()]
+                integers = integer_columns(cursor.fetchall(), len(names))
+            finally:
+                cursor.close()
         except sqlite3.Error as exc:
-            raise NotImplementedError(f"the query cannot be wrapped: {exc}") from exc
-        try:
+            if calls * _PROBE_TICK <= PROBE_BUDGET:
+                raise NotImplementedError(f"the query cannot be wrapped: {exc}") from exc
+            conn.set_progress_handler(None, 0)
+            cursor = conn.execute(f"SELECT * FROM {subquery(sql)} LIMIT 0", bound)
             names = [str(d[0]) for d in cursor.description or ()]
-        finally:
             cursor.close()
+            integers = set()
+        finally:
+            conn.set_progress_handler(None, 0)
         if any(_RENAMED.search(name) for name in names):
             raise NotImplementedError(f"repeated column names: {names}")
-        return names
+        return names, integers
 
     def execute(self, sql: str, params: Params = None) -> int:
         """Run a statement and commit; the affected row count (-1 for DDL)."""

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from aetherflow.connectors.sqlite_db import SQLiteDB, storage_classes, subquery
+from aetherflow.connectors import sqlite_db
+from aetherflow.connectors.sqlite_db import SQLiteDB, integer_columns, storage_classes, subquery
 from aetherflow.runner.connector import ConnectorInit
 from aetherflow.runner.database import ArrowSource, StagedBatches, arrow_matches_stream
 
@@ -122,6 +123,67 @@ def test_a_value_arrow_would_convert_raises_while_reading(
     conn.close()
     with pytest.raises(NotImplementedError, match=message):
         read(connector(path), "SELECT k, v FROM m ORDER BY k")
+
+
+def _mixed_table(tmp_path: Path, values: list[Any]) -> SQLiteDB:
+    path = tmp_path / "p.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE p (k INTEGER, v)")
+    conn.executemany("INSERT INTO p VALUES (?, ?)", list(enumerate(values)))
+    conn.commit()
+    conn.close()
+    return connector(path)
+
+
+def test_integer_only_columns_are_left_out_of_the_storage_check(db: SQLiteDB) -> None:
+    """The probe found i and v integer only: the typeof() marker covers f, s, b and n."""
+    with db.arrow_batches("SELECT * FROM t ORDER BY i", batch_size=4) as (_, batches):
+        assert isinstance(batches, StagedBatches)
+        raw = next(batches.raw)
+    assert raw.num_columns == 7
+    assert set(raw.column(6).to_pylist()) == {"realtextblobnull"}
+
+
+def test_a_query_with_integer_columns_only_runs_unwrapped(db: SQLiteDB, pa: Any) -> None:
+    with db.arrow_batches("SELECT i, v FROM t ORDER BY i", batch_size=4) as (schema, batches):
+        raw = next(batches.raw)
+        rest = list(batches)
+    assert raw.num_columns == 2  # no marker column
+    assert schema.types == [pa.int64(), pa.int64()]
+    assert sum(b.num_rows for b in rest) == 6
+
+
+def test_a_column_integer_in_the_probe_but_not_in_the_first_batch_is_refused(
+    tmp_path: Path, pa: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_db, "PROBE_ROWS", 2)  # the probe sees 1, 2; ADBC's batch 1, 2, 2.5
+    db = _mixed_table(tmp_path, [1, 2, 2.5, 3])
+    with pytest.raises(NotImplementedError, match="held only integers in the probe"):
+        read(db, "SELECT k, v FROM p ORDER BY k", batch_size=4)
+
+
+def test_a_probe_over_its_budget_checks_every_column(
+    tmp_path: Path, pa: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_db, "PROBE_BUDGET", 0)  # gives up at the first tick
+    monkeypatch.setattr(sqlite_db, "_PROBE_TICK", 1)
+    db = _mixed_table(tmp_path, [1, 2, 3, 4])
+    with db.arrow_batches("SELECT k, v FROM p ORDER BY k", batch_size=2) as (schema, batches):
+        raw = next(batches.raw)
+        assert set(raw.column(2).to_pylist()) == {"integerinteger"}  # both columns checked
+        assert [b.to_pylist() for b in [batches.finish(raw), *batches]] == [
+            [{"k": 0, "v": 1}, {"k": 1, "v": 2}],
+            [{"k": 2, "v": 3}, {"k": 3, "v": 4}],
+        ]
+    assert schema.names == ["k", "v"]
+    with pytest.raises(NotImplementedError, match="cannot be wrapped"):
+        read(db, "SELECT nope FROM p")  # an error of the query, not of the budget
+
+
+def test_integer_columns() -> None:
+    rows = [(1, 1.5, None, "a", 2), (None, 2, None, 3, True)]
+    assert integer_columns(rows, 5) == {0}  # a bool is not an integer SQLite returns
+    assert integer_columns([], 3) == set()
 
 
 def test_leaving_early_closes_cleanly(db: SQLiteDB) -> None:
