@@ -19,8 +19,9 @@ a value in a null column) raises :class:`NotImplementedError`, as does anything 
 — the caller then starts over on the generic path. ADBC refuses every other storage class in an
 int64 column (it raises), so columns that hold integers only are left out of that marker: a probe
 through the ``sqlite3`` module reads the first rows (within a small instruction budget) to find
-them, and a column the probe saw as integers only that ADBC does not type int64 is refused. Not available for ``:memory:`` databases (a second connection cannot see them)
-or with ``:name`` parameters.
+them, and a column the probe saw as integers only that ADBC does not type int64 is refused. Not
+available for ``:memory:`` databases (a second connection cannot see them) or with ``:name``
+parameters.
 """
 
 from __future__ import annotations

@@ -42,8 +42,18 @@ class LoggingObserver:
     def on_event(self, event: Event) -> None:
         """Log the event with its fields in ``extra``."""
         logger = self._logger(str(event.fields.get("flow_id", "")))
-        if logger.isEnabledFor(event.level):
+        if not logger.isEnabledFor(event.level):
+            return
+        if logging.getLogRecordFactory() is logging.LogRecord:
             logger.handle(EventRecord(logger.name, event))
+            return
+        # A custom record factory (logging.setLogRecordFactory) makes every record.
+        extra = {"event": event.name, "event_fields": event.fields, "event_ts_ms": event.ts_ms}
+        logger.handle(
+            logger.makeRecord(
+                logger.name, event.level, _EVENT_PATHNAME, 0, event.name, (), None, extra=extra
+            )
+        )
 
 
 _EVENT_PATHNAME = "aetherflow"

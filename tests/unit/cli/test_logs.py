@@ -142,3 +142,20 @@ def test_text_lines_are_redacted_when_a_redactor_is_active() -> None:
     assert "hunter2" not in line
     assert 'message="token ***"' in line
     assert "hunter2-secret" in TextFormatter().format(record)  # no redactor active any more
+
+
+def test_a_custom_record_factory_makes_event_records(
+    captured: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[str] = []
+    default = logging.getLogRecordFactory()
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = default(*args, **kwargs)  # type: ignore[arg-type]
+        made.append(record.getMessage())
+        return record
+
+    monkeypatch.setattr(logging, "_logRecordFactory", factory)
+    LoggingObserver().on_event(_event(job_id="j", status="SUCCESS"))
+    assert made == ["step_end"]
+    assert '"status": "SUCCESS"' in captured.getvalue()
