@@ -186,3 +186,53 @@ def test_help_and_validate_do_not_import_heavy_libraries(cli: RunCli, tmp_path: 
         )
         loaded = json.loads(result.stdout.strip().splitlines()[-1])
         assert loaded == [], f"{args} imported {loaded}"
+
+
+RUN_PROBE = """
+import json, sys
+from aetherflow.cli.main import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+prefixes = ("aetherflow.steps.", "aetherflow.connectors.", "aetherflow.spec.", "aetherflow.runner.")
+print(json.dumps(sorted(m for m in sys.modules if m.startswith(prefixes))))
+"""
+
+
+def test_run_imports_only_what_the_flow_needs(tmp_path: Path) -> None:
+    """Start-up: a flow of ``check_items`` steps loads no other step or connector module, and
+    no model of the bundle manifest, the scheduler or the JSON Schema export."""
+    import subprocess
+    import sys
+
+    from .conftest import clean_env
+
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(
+        "version: 1\nflow:\n  id: lean\n  state:\n    path: state.sqlite\n"
+        "jobs:\n  - id: j\n    steps:\n      - id: s\n        type: check_items\n"
+        "        inputs:\n          items: [1]\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", RUN_PROBE, "run", str(flow), "--log-level", "WARNING"],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        cwd=tmp_path,
+        check=False,
+    )
+    loaded = set(json.loads(result.stdout.strip().splitlines()[-1]))
+    assert "aetherflow.steps.checks" in loaded  # the probe did run the flow
+    unwanted = {
+        "aetherflow.steps.db_steps",
+        "aetherflow.steps.process",
+        "aetherflow.steps.locking",
+        "aetherflow.connectors.sqlite_db",
+        "aetherflow.connectors.postgres_db",
+        "aetherflow.spec.manifest",
+        "aetherflow.spec.scheduler",
+        "aetherflow.runner.jsonschema",
+    }
+    assert loaded & unwanted == set(), f"run imported {sorted(loaded & unwanted)}"

@@ -7,7 +7,7 @@ import argparse
 from aetherflow.cli.bootstrap import bootstrap
 from aetherflow.cli.output import print_json
 from aetherflow.cli.usage import SubParsers
-from aetherflow.runner.jsonschema import SCHEMA_KINDS, document_schema
+from aetherflow.spec import DOCUMENT_KINDS
 
 EXAMPLES = """examples:
   aetherflow schema flow > aetherflow-flow.schema.json
@@ -27,12 +27,15 @@ def register(sub: SubParsers, common: argparse.ArgumentParser) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("kind", choices=SCHEMA_KINDS, help="which document")
+    parser.add_argument("kind", choices=DOCUMENT_KINDS, help="which document")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the schema."""
+    # Imported here: the schema models of every document type are not needed by other commands.
+    from aetherflow.runner.jsonschema import document_schema  # noqa: PLC0415
+
     runtime = bootstrap()
     print_json(document_schema(args.kind, runtime.registry))
     return 0

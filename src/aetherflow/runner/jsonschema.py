@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from aetherflow.runtime.registry import Registry
+from aetherflow.spec import DOCUMENT_KINDS
 from aetherflow.spec.flow import FlowSpec
 from aetherflow.spec.manifest import BundleManifestSpec
 from aetherflow.spec.profiles import ProfilesFileSpec
@@ -26,7 +27,7 @@ TEMPLATE_STRING: dict[str, Any] = {
     "description": "A {{VAR}} template rendered at run time.",
 }
 _FLOW_META_DEFS = ("FlowMetaSpec", "WorkspaceSpec", "StateSpec", "LocksSpec")
-SCHEMA_KINDS = ("flow", "profiles", "manifest", "scheduler")
+SCHEMA_KINDS = DOCUMENT_KINDS
 
 
 def _allow_templates(prop: dict[str, Any]) -> dict[str, Any]:

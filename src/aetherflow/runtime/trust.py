@@ -20,9 +20,12 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aetherflow.errors import PluginError
-from aetherflow.spec.manifest import BundleManifestSpec, PinnedPluginPath
+
+if TYPE_CHECKING:  # the models are imported only where a manifest is read
+    from aetherflow.spec.manifest import BundleManifestSpec
 
 
 def tree_files(directory: Path) -> list[tuple[str, str]]:
@@ -113,12 +116,12 @@ def plugin_plan(
         ignored.append(f"bundle layout.plugins_dir={manifest.bundle.layout.plugins_dir}")
     directories = []
     for entry in manifest.paths.plugins:
-        if isinstance(entry, PinnedPluginPath):
+        if isinstance(entry, str):
+            directory = _resolve(root, entry)
+        else:  # a pinned path
             directory = _resolve(root, entry.path)
             if entry.sha256:
                 verify_pin(directory, entry.sha256)
-        else:
-            directory = _resolve(root, entry)
         directories.append(directory)
     return PluginPlan(
         directories=directories, entry_points=list(manifest.paths.entry_points), ignored=ignored
