@@ -72,7 +72,6 @@ def _q(name: str) -> str:
 
 
 _PUT_STEP = NullInlined(_q("put_step"), STEP_COLUMNS)
-_FINISH_STEP = NullInlined(_q("finish_step"), STEP_COLUMNS)
 
 
 def _run_key(flow_id: str, run_id: str) -> Params:
@@ -247,9 +246,10 @@ class SqliteStateStore:
         self._write_step(step, _PUT_STEP)
 
     def step_finished(self, step: StepRecord) -> None:
-        """See :meth:`StateStore.step_finished`: one statement writes the step row and the
-        attempt row (the ``step_finish`` view's trigger), committed on return."""
-        self._write_step(step, _FINISH_STEP)
+        """See :meth:`StateStore.step_finished`: one statement, committed on return. The step
+        row is the attempt's record; the attempt it replaces, if any, was moved to the history
+        when this attempt started (``0005_attempt_history.sql``)."""
+        self._write_step(step, _PUT_STEP)
 
     def _write_step(self, step: StepRecord, statement: NullInlined) -> None:
         # The hot path of every step: one autocommit statement, no context-manager layers.

@@ -21,6 +21,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, functools.partial(sql_text, "sqlite", "0002_audit.sql")),
     Migration(3, functools.partial(sql_text, "sqlite", "0003_lease_instance.sql")),
     Migration(4, functools.partial(sql_text, "sqlite", "0004_step_writes.sql")),
+    Migration(5, functools.partial(sql_text, "sqlite", "0005_attempt_history.sql")),
 )
 
 

@@ -32,7 +32,7 @@ from aetherflow.state.records import (
     StepRecord,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class StateStore(Protocol):

@@ -6,6 +6,7 @@ are per connection, and the transaction count is observed with its trace callbac
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import sqlite3
 import threading
@@ -164,6 +165,53 @@ def test_steps_recorded_before_version_4_keep_their_order(
         new.close()
 
 
+def test_version_4_attempt_history_is_migrated(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Version 4 kept every finished attempt in the history table, the latest one too."""
+    with monkeypatch.context() as patch:
+        patch.setattr(sqlite_schema, "SCHEMA_VERSION", 4)
+        patch.setattr(sqlite_schema, "MIGRATIONS", sqlite_schema.MIGRATIONS[:4])
+        old = SqliteStateStore(db, clock=FakeClock(T0))
+        old._conn.executemany(
+            "INSERT INTO steps (flow_id, run_id, job_id, step_id, seq, step_type, status, "
+            "attempt) VALUES ('f', 'r1', 'j', ?, ?, 'echo', ?, ?)",
+            [("a", 1, "SUCCESS", 2), ("b", 2, "RUNNING", 1), ("d", 3, "SUCCESS", 1)],
+        )
+        old._conn.executemany(
+            "INSERT INTO step_attempts (flow_id, run_id, job_id, step_id, attempt, status, "
+            "error) VALUES ('f', 'r1', 'j', ?, ?, ?, ?)",
+            [
+                ("a", 1, "FAILED", '{"class": "E", "message": "m", "failure_class": "error"}'),
+                ("c", 1, "SUCCESS", None),  # its step row was deleted (a re-run job)
+                ("a", 2, "SUCCESS", None),
+                ("d", 1, "SUCCESS", None),
+            ],
+        )
+        old.close()
+
+    new = SqliteStateStore(db, clock=FakeClock(T0))
+    try:
+        assert schema_version(db) == SCHEMA_VERSION == 5
+        attempts = [(a.step_id, a.attempt, a.status.value) for a in new.get_attempts("f", "r1")]
+        assert attempts == [
+            ("c", 1, "SUCCESS"),
+            ("a", 1, "FAILED"),
+            ("a", 2, "SUCCESS"),
+            ("d", 1, "SUCCESS"),
+        ]
+        history = new._conn.execute(
+            "SELECT step_id, attempt FROM step_attempt_history ORDER BY rowid"
+        ).fetchall()
+        assert [tuple(row) for row in history] == [("a", 1), ("c", 1)]
+        assert new._conn.execute("SELECT count(*) FROM step_attempts").fetchone()[0] == 4
+        # The crashed attempt of b is re-run and finishes; a's latest attempt is replaced.
+        new.step_finished(StepRecord("f", "r1", "j", "b", "echo", StepStatus.SUCCESS))
+        new.step_started(StepRecord("f", "r1", "j", "a", "echo", StepStatus.RUNNING, attempt=3))
+        attempts = [(a.step_id, a.attempt) for a in new.get_attempts("f", "r1")]
+        assert attempts == [("c", 1), ("a", 1), ("a", 2), ("b", 1), ("d", 1)]
+    finally:
+        new.close()
+
+
 def test_older_database_is_migrated_keeping_its_data(
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -312,19 +360,44 @@ def test_each_step_write_is_exactly_one_committed_transaction(
         reader.close()
 
 
-def test_final_step_write_is_atomic(store: SqliteStateStore) -> None:
+def test_a_finished_step_writes_no_history_row(store: SqliteStateStore) -> None:
+    """The step row is the latest attempt's record; the history only holds replaced attempts."""
     store.step_started(a_step(StepStatus.RUNNING))
+    store.step_finished(a_step(StepStatus.SUCCESS))
+    history = store._conn.execute("SELECT count(*) FROM step_attempt_history").fetchone()[0]
+    assert history == 0
+    assert [(a.attempt, a.status) for a in store.get_attempts("f", "r1")] == [
+        (1, StepStatus.SUCCESS)
+    ]
+
+
+def test_replacing_an_attempt_keeps_it_in_the_history_atomically(
+    store: SqliteStateStore,
+) -> None:
+    store.step_started(a_step(StepStatus.RUNNING))
+    store.step_finished(a_step(StepStatus.FAILED))
     store._conn.execute(
-        "CREATE TEMP TRIGGER refuse BEFORE INSERT ON step_attempts "
-        "BEGIN SELECT RAISE(ABORT, 'attempt refused'); END"
+        "CREATE TEMP TRIGGER refuse BEFORE INSERT ON step_attempt_history "
+        "BEGIN SELECT RAISE(ABORT, 'history refused'); END"
     )
+    retry = dataclasses.replace(a_step(StepStatus.RUNNING), attempt=2)
 
-    with pytest.raises(StateError, match="could not record step s: attempt refused"):
-        store.step_finished(a_step(StepStatus.SUCCESS))
+    with pytest.raises(StateError, match="could not record step s: history refused"):
+        store.step_started(retry)
 
-    assert [s.status for s in store.get_steps("f", "r1")] == [StepStatus.RUNNING]
-    assert store.get_attempts("f", "r1") == []
+    [step] = store.get_steps("f", "r1")
+    assert (step.attempt, step.status) == (1, StepStatus.FAILED)  # the write did not happen
+    assert [(a.attempt, a.status) for a in store.get_attempts("f", "r1")] == [
+        (1, StepStatus.FAILED)
+    ]
     assert not store._conn.in_transaction
+    store._conn.execute("DROP TRIGGER temp.refuse")
+    store.step_started(retry)
+    store.step_finished(dataclasses.replace(retry, status=StepStatus.SUCCESS))
+    assert [(a.attempt, a.status) for a in store.get_attempts("f", "r1")] == [
+        (1, StepStatus.FAILED),
+        (2, StepStatus.SUCCESS),
+    ]
 
 
 def test_step_writes_wait_for_another_writer(db: Path) -> None:
@@ -404,7 +477,9 @@ def test_run_reads_search_an_index(store: SqliteStateStore, query: str) -> None:
     params = {"flow_id": "f", "run_id": "r1"}
     plan = [row[3] for row in store._conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
 
-    assert plan[0].startswith("SEARCH"), plan
+    assert any(step.startswith("SEARCH") for step in plan), plan
+    # Every table is read through an index; only a subquery's own rows may be scanned.
+    assert not [s for s in plan if s.startswith("SCAN") and not s.startswith("SCAN (sub")], plan
 
 
 # -- processes --------------------------------------------------------------------------------

@@ -82,19 +82,34 @@ ON CONFLICT (flow_id, run_id, job_id, step_id) DO UPDATE SET
     fingerprint = excluded.fingerprint,
     lock_token = excluded.lock_token;
 
--- name: finish_step
--- The trigger of the step_finish view writes the step row and its attempt row.
-INSERT INTO step_finish (flow_id, run_id, job_id, step_id, step_type, status, attempt,
-                         started_at, ended_at, outputs, promoted, error, fingerprint, lock_token)
-VALUES (:flow_id, :run_id, :job_id, :step_id, :step_type, :status, :attempt, :started_at,
-        :ended_at, :outputs, :promoted, :error, :fingerprint, :lock_token);
-
 -- name: get_steps
 -- rowid order is first-recorded order (0004_step_writes.sql).
 SELECT * FROM steps WHERE flow_id = :flow_id AND run_id = :run_id ORDER BY rowid;
 
 -- name: get_attempts
-SELECT * FROM step_attempts WHERE flow_id = :flow_id AND run_id = :run_id ORDER BY rowid;
+-- Every finished attempt (0005_attempt_history.sql): the replaced ones from the history, the
+-- latest from the step rows; by step (first-recorded order; steps whose row was deleted first),
+-- then attempt number.
+SELECT flow_id, run_id, job_id, step_id, attempt, status, started_at, ended_at, error
+FROM (
+    SELECT h.flow_id, h.run_id, h.job_id, h.step_id, h.attempt, h.status, h.started_at,
+           h.ended_at, h.error,
+           COALESCE((SELECT s.rowid FROM steps AS s
+                     WHERE s.flow_id = h.flow_id AND s.run_id = h.run_id
+                       AND s.job_id = h.job_id AND s.step_id = h.step_id), 0) AS step_order
+    FROM step_attempt_history AS h
+    WHERE h.flow_id = :flow_id AND h.run_id = :run_id
+      AND NOT EXISTS (
+          SELECT 1 FROM steps AS s
+          WHERE s.flow_id = h.flow_id AND s.run_id = h.run_id AND s.job_id = h.job_id
+            AND s.step_id = h.step_id AND s.attempt = h.attempt AND s.status <> 'RUNNING')
+    UNION ALL
+    SELECT flow_id, run_id, job_id, step_id, attempt, status, started_at, ended_at, error,
+           rowid AS step_order
+    FROM steps
+    WHERE flow_id = :flow_id AND run_id = :run_id AND status <> 'RUNNING'
+)
+ORDER BY step_order, job_id, step_id, attempt;
 
 -- name: delete_step
 DELETE FROM steps
