@@ -46,8 +46,9 @@ STORAGE_CLASSES = ("integer", "real", "text", "blob", "null")
 _BATCH_ROWS_OPTION = "adbc.sqlite.query.batch_rows"
 _RENAMED = re.compile(r":[0-9]+\Z")  # SQLite's suffix for a repeated name in a subquery
 _PARAM_TYPES = (int, float, str, bytes, type(None))
-PROBE_ROWS = 5000
-"""Rows the probe reads to find the integer-only columns (at most the batch size)."""
+PROBE_ROWS = 1000
+"""Rows the probe reads to find the integer-only columns (at most the batch size; they are
+held in memory as Python objects, so a small number even for wide rows)."""
 PROBE_BUDGET = 2_000_000
 """SQLite VM instructions after which the probe gives up (a few milliseconds)."""
 _PROBE_TICK = 10_000
