@@ -306,9 +306,9 @@ def arrow_path(conn: Any, plan: ExtractPlan, temp: Path, progress: Progress) -> 
             if target is None:
                 return None
             count = 0
-            writer = pq.ParquetWriter(str(temp), target)
             with FileDigest(temp) as digest:
-                with writer, read_ahead(batches) as ahead:
+                writing = pq.ParquetWriter(str(temp), target)
+                with writing as writer, read_ahead(batches) as ahead:
                     for batch in ahead:
                         parts = batch.to_batches() if isinstance(batch, pa.Table) else [batch]
                         for part in parts:

@@ -31,7 +31,7 @@ import math
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 from aetherflow.errors import StepError
 from aetherflow.runner.database import Row
@@ -355,22 +355,27 @@ class FileDigest:
 
     :meth:`update` hashes what was written since the last call (while the writer waits for its
     next input, the bytes are still in the page cache); :meth:`finish`, called once the writer
-    has closed the file, hashes the rest. For writers that only append (Parquet writes its row
-    groups, then the footer); a file rewritten in place would give a wrong digest.
+    has closed the file, hashes the rest. The file is opened at the first of them, so the digest
+    may be set up before the writer creates it. For writers that only append (Parquet writes its
+    row groups, then the footer); a file rewritten in place would give a wrong digest.
     """
 
     def __init__(self, path: Path) -> None:
+        self._path = path
         self._digest = hashlib.sha256()
-        self._handle = path.open("rb")
+        self._handle: BinaryIO | None = None
 
     def __enter__(self) -> FileDigest:
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._handle.close()
+        if self._handle is not None:
+            self._handle.close()
 
     def update(self) -> None:
         """Hash the bytes appended since the last call."""
+        if self._handle is None:
+            self._handle = self._path.open("rb")
         while chunk := self._handle.read(1 << 20):
             self._digest.update(chunk)
 

@@ -30,3 +30,10 @@ def test_sha256_file(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.write_bytes(b"")
     assert sha256_file(empty) == hashlib.sha256(b"").hexdigest()
+
+
+def test_the_digest_can_be_set_up_before_the_file_exists(tmp_path: Path) -> None:
+    path = tmp_path / "later.bin"
+    with FileDigest(path) as digest:
+        path.write_bytes(b"written after the digest was made")
+        assert digest.finish() == hashlib.sha256(b"written after the digest was made").hexdigest()
