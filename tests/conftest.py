@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 
 import pytest
@@ -21,3 +22,15 @@ def registry() -> Iterator[Registry]:
         yield REGISTRY
     finally:
         REGISTRY.restore(saved)
+
+
+@pytest.fixture
+def collector() -> Iterator[None]:
+    """Leave the cyclic garbage collector as the test found it (enabled or not, nothing frozen)."""
+    enabled = gc.isenabled()
+    yield
+    gc.unfreeze()
+    if enabled:
+        gc.enable()
+    else:
+        gc.disable()

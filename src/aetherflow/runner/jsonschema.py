@@ -27,7 +27,6 @@ TEMPLATE_STRING: dict[str, Any] = {
     "description": "A {{VAR}} template rendered at run time.",
 }
 _FLOW_META_DEFS = ("FlowMetaSpec", "WorkspaceSpec", "StateSpec", "LocksSpec")
-SCHEMA_KINDS = DOCUMENT_KINDS
 
 
 def _allow_templates(prop: dict[str, Any]) -> dict[str, Any]:
@@ -104,6 +103,6 @@ def document_schema(kind: str, registry: Registry) -> dict[str, Any]:
         "scheduler": ("AetherFlow scheduler", SchedulerFileSpec),
     }
     if kind not in models:
-        raise ValueError(f"unknown schema {kind!r}; choose one of: {', '.join(SCHEMA_KINDS)}")
+        raise ValueError(f"unknown schema {kind!r}; choose one of: {', '.join(DOCUMENT_KINDS)}")
     title, model = models[kind]
     return {**model.model_json_schema(by_alias=True), "$schema": DRAFT, "title": title}

@@ -5,23 +5,10 @@ from __future__ import annotations
 import gc
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 
 from aetherflow.cli import main, start
-
-
-@pytest.fixture
-def collector() -> Iterator[None]:
-    """Restore the collector's state (enabled, nothing frozen) after the test."""
-    was_enabled = gc.isenabled()
-    yield
-    gc.unfreeze()
-    if was_enabled:
-        gc.enable()
-    else:
-        gc.disable()
 
 
 def test_the_cli_runs_with_the_collector_on_and_the_imports_frozen(

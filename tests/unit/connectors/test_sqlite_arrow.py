@@ -101,6 +101,17 @@ def test_an_in_memory_database_is_not_implemented(pa: Any) -> None:
         read(connector(":memory:"), "SELECT 1")
 
 
+def _mixed_table(tmp_path: Path, values: list[Any]) -> SQLiteDB:
+    """A table ``p (k INTEGER, v)`` holding ``values`` in ``v``, in order of ``k``."""
+    path = tmp_path / "p.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE p (k INTEGER, v)")
+    conn.executemany("INSERT INTO p VALUES (?, ?)", list(enumerate(values)))
+    conn.commit()
+    conn.close()
+    return connector(path)
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [
@@ -115,24 +126,8 @@ def test_an_in_memory_database_is_not_implemented(pa: Any) -> None:
 def test_a_value_arrow_would_convert_raises_while_reading(
     tmp_path: Path, pa: Any, values: list[Any], message: str
 ) -> None:
-    path = tmp_path / "m.sqlite"
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE m (k INTEGER, v)")
-    conn.executemany("INSERT INTO m VALUES (?, ?)", list(enumerate(values)))
-    conn.commit()
-    conn.close()
     with pytest.raises(NotImplementedError, match=message):
-        read(connector(path), "SELECT k, v FROM m ORDER BY k")
-
-
-def _mixed_table(tmp_path: Path, values: list[Any]) -> SQLiteDB:
-    path = tmp_path / "p.sqlite"
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE p (k INTEGER, v)")
-    conn.executemany("INSERT INTO p VALUES (?, ?)", list(enumerate(values)))
-    conn.commit()
-    conn.close()
-    return connector(path)
+        read(_mixed_table(tmp_path, values), "SELECT k, v FROM p ORDER BY k")
 
 
 def test_integer_only_columns_are_left_out_of_the_storage_check(db: SQLiteDB) -> None:

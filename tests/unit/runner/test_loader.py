@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,18 +30,6 @@ def flow(tmp_path: Path) -> str:
 @pytest.fixture
 def options(registry: Registry) -> ValidationOptions:
     return ValidationOptions(env={}, registry=registry)
-
-
-@pytest.fixture
-def collector() -> Iterator[None]:
-    """Leave the collector as the test found it."""
-    enabled = gc.isenabled()
-    yield
-    gc.unfreeze()
-    if enabled:
-        gc.enable()
-    else:
-        gc.disable()
 
 
 def test_the_collector_runs_again_after_the_load(

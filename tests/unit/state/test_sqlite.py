@@ -6,6 +6,7 @@ are per connection, and the transaction count is observed with its trace callbac
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import multiprocessing
 import sqlite3
@@ -118,15 +119,26 @@ def fake_next(monkeypatch: pytest.MonkeyPatch, script: str) -> None:
     monkeypatch.setattr(sqlite_schema, "MIGRATIONS", migrations)
 
 
+@contextlib.contextmanager
+def store_at_version(
+    version: int, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[SqliteStateStore]:
+    """A store created by a code base that knew schema versions up to ``version`` (closed after)."""
+    with monkeypatch.context() as patch:
+        patch.setattr(sqlite_schema, "SCHEMA_VERSION", version)
+        patch.setattr(sqlite_schema, "MIGRATIONS", sqlite_schema.MIGRATIONS[:version])
+        old = SqliteStateStore(db, clock=FakeClock(T0))
+        try:
+            yield old
+        finally:
+            old.close()
+
+
 def test_version_1_database_is_migrated_to_the_audit_table(
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with monkeypatch.context() as patch:
-        patch.setattr(sqlite_schema, "SCHEMA_VERSION", 1)
-        patch.setattr(sqlite_schema, "MIGRATIONS", sqlite_schema.MIGRATIONS[:1])
-        old = SqliteStateStore(db, clock=FakeClock(T0))
+    with store_at_version(1, db, monkeypatch) as old:
         old.start_run(RunRecord("f", "r1", RunStatus.SUCCESS, T0))
-        old.close()
     assert schema_version(db) == 1
     new = SqliteStateStore(db, clock=FakeClock(T0 + 5))
     try:
@@ -141,17 +153,13 @@ def test_version_1_database_is_migrated_to_the_audit_table(
 def test_steps_recorded_before_version_4_keep_their_order(
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with monkeypatch.context() as patch:
-        patch.setattr(sqlite_schema, "SCHEMA_VERSION", 3)
-        patch.setattr(sqlite_schema, "MIGRATIONS", sqlite_schema.MIGRATIONS[:3])
-        old = SqliteStateStore(db, clock=FakeClock(T0))
+    with store_at_version(3, db, monkeypatch) as old:
         # Version 3 numbered the steps of each run 1, 2, ... in first-recorded order.
         old._conn.executemany(
             "INSERT INTO steps (flow_id, run_id, job_id, step_id, seq, step_type, status, "
             "attempt) VALUES ('f', 'r1', 'j', ?, ?, 'echo', 'SUCCESS', 1)",
             [("b", 1), ("a", 2)],
         )
-        old.close()
 
     new = SqliteStateStore(db, clock=FakeClock(T0))
     try:
@@ -167,10 +175,7 @@ def test_steps_recorded_before_version_4_keep_their_order(
 
 def test_version_4_attempt_history_is_migrated(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Version 4 kept every finished attempt in the history table, the latest one too."""
-    with monkeypatch.context() as patch:
-        patch.setattr(sqlite_schema, "SCHEMA_VERSION", 4)
-        patch.setattr(sqlite_schema, "MIGRATIONS", sqlite_schema.MIGRATIONS[:4])
-        old = SqliteStateStore(db, clock=FakeClock(T0))
+    with store_at_version(4, db, monkeypatch) as old:
         old._conn.executemany(
             "INSERT INTO steps (flow_id, run_id, job_id, step_id, seq, step_type, status, "
             "attempt) VALUES ('f', 'r1', 'j', ?, ?, 'echo', ?, ?)",
@@ -186,7 +191,6 @@ def test_version_4_attempt_history_is_migrated(db: Path, monkeypatch: pytest.Mon
                 ("d", 1, "SUCCESS", None),
             ],
         )
-        old.close()
 
     new = SqliteStateStore(db, clock=FakeClock(T0))
     try:
