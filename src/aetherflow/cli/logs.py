@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sys
 import time
+from json.encoder import encode_basestring
 from typing import Any
 
 from aetherflow.runtime.redact import ACTIVE
-from aetherflow.templating.text import json_default
+from aetherflow.templating.text import json_default, json_text
 
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
@@ -48,12 +48,10 @@ class JsonFormatter(logging.Formatter):
                     payload[key] = value
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
-        return ACTIVE.redact(json.dumps(payload, ensure_ascii=False, default=json_default))
+        return ACTIVE.redact(json_text(payload, json_default, compact=False))
 
 
 _NEEDS_QUOTES = re.compile(r"[\s\"'=]")
-_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=json_default)
-_QUOTED_TEXT = json.JSONEncoder(ensure_ascii=False)
 _TEXT_CACHE: dict[str, str] = {}
 _TEXT_CACHE_SIZE = 4096
 """Formatted text of short strings: ids, step types and statuses repeat on every event line."""
@@ -62,7 +60,7 @@ _TEXT_CACHE_KEY_CHARS = 200
 
 def _format_text(text: str) -> str:
     if not text or _NEEDS_QUOTES.search(text):
-        return str(_QUOTED_TEXT.encode(text))
+        return encode_basestring(text)
     return text
 
 
@@ -80,6 +78,9 @@ def format_value(value: Any) -> str:
         return cached
     if kind is int or kind is float:
         return str(value)
+    if kind is dict or kind is list:
+        # Compact JSON is left unquoted: braces delimit it and quoting would escape every quote.
+        return json_text(value, json_default)
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -87,8 +88,7 @@ def format_value(value: Any) -> str:
     if isinstance(value, int | float):
         return str(value)
     if isinstance(value, dict | list | tuple):
-        # Compact JSON is left unquoted: braces delimit it and quoting would escape every quote.
-        return str(_COMPACT_JSON.encode(value))
+        return json_text(value, json_default)
     return _format_text(value if isinstance(value, str) else str(value))
 
 
@@ -152,10 +152,21 @@ class TextFormatter(logging.Formatter):
     @staticmethod
     def _event_text(event: str, record: logging.LogRecord) -> str:
         fields = getattr(record, "event_fields", None) or {}
-        parts = [
-            f"{key}={format_value(value)}" for key, value in fields.items() if value is not None
-        ]
-        return f"{event} {' '.join(parts)}" if parts else event
+        parts = [event]
+        cache = _TEXT_CACHE
+        for key, value in fields.items():
+            # Inline the common cases of format_value: a cached string, an int.
+            kind = type(value)
+            if kind is str:
+                text = cache.get(value) or format_value(value)
+            elif kind is int:
+                text = str(value)
+            elif value is None:
+                continue
+            else:
+                text = format_value(value)
+            parts.append(f"{key}={text}")
+        return " ".join(parts)
 
 
 _explicit = {"level": False, "format": False}
@@ -188,8 +199,27 @@ def apply_settings(level: str, fmt: str) -> str:
     return new_format
 
 
+class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]  # generic only in stubs
+    """A stream handler that writes each record as one line and flushes it at once.
+
+    What :class:`logging.StreamHandler` does, without taking its lock a second time to flush
+    (``handle`` holds it while ``emit`` runs): a run logs two lines per step.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write the formatted record and a newline, then flush (a crash loses no line)."""
+        try:
+            stream = self.stream
+            stream.write(f"{self.format(record)}\n")
+            stream.flush()
+        except RecursionError:  # as logging does: a recursion is not a logging error
+            raise
+        except Exception:  # noqa: BLE001 - logging's contract: report, never raise
+            self.handleError(record)
+
+
 def _install(level: str, fmt: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = LineHandler(sys.stderr)
     interactive = sys.stderr.isatty()
     handler.setFormatter(
         JsonFormatter() if fmt == "json" else TextFormatter(interactive=interactive)

@@ -80,20 +80,13 @@ class EventRecord(logging.LogRecord):
     """
 
     def __init__(self, name: str, event: Event) -> None:
+        # One C-level update for the attributes that are the same for every event.
+        self.__dict__.update(_CONSTANT_ATTRS)
         created = event.ts_ms / 1000
         self.name = name
         self.msg = event.name
-        self.args = ()
         self.levelno = event.level
         self.levelname = logging.getLevelName(event.level)
-        self.pathname = _EVENT_PATHNAME
-        self.filename = _EVENT_PATHNAME
-        self.module = _EVENT_PATHNAME
-        self.lineno = 0
-        self.funcName = None  # type: ignore[assignment]  # as makeRecord sets it without a caller
-        self.exc_info = None
-        self.exc_text = None
-        self.stack_info = None
         self.created = created
         self.msecs = float(event.ts_ms % 1000)
         self.relativeCreated = (created - _LOGGING_START) * 1000
@@ -101,10 +94,24 @@ class EventRecord(logging.LogRecord):
         self.threadName = _current_thread().name if logging.logThreads else None
         self.processName = _process_name() if logging.logMultiprocessing else None
         self.process = _process_id() if logging.logProcesses else None
-        self.taskName = None
         self.event = event.name
         self.event_fields = event.fields
         self.event_ts_ms = event.ts_ms
+
+
+_CONSTANT_ATTRS: dict[str, Any] = {
+    "args": (),
+    "pathname": _EVENT_PATHNAME,
+    "filename": _EVENT_PATHNAME,
+    "module": _EVENT_PATHNAME,
+    "lineno": 0,
+    "funcName": None,  # as makeRecord sets it without a caller
+    "exc_info": None,
+    "exc_text": None,
+    "stack_info": None,
+    "taskName": None,
+}
+"""The attributes of every event record that do not depend on the event."""
 
 
 _METHODS = {

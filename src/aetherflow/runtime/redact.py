@@ -113,36 +113,44 @@ class Redactor:
 
 
 class _Active:
-    """The redactors of the runs active in this process (the log formatters apply them)."""
+    """The redactors of the runs active in this process (the log formatters apply them).
+
+    Changes replace an immutable snapshot under a lock; :meth:`redact` reads the snapshot
+    without one (every log line passes through it).
+    """
 
     def __init__(self) -> None:
         self._redactors: list[Redactor] = []
         self._process: Redactor | None = None
+        self._snapshot: tuple[Redactor, ...] = ()
         self._lock = threading.Lock()
+
+    def _publish(self) -> None:
+        process = (self._process,) if self._process is not None else ()
+        self._snapshot = (*self._redactors, *process)
 
     def set_process(self, redactor: Redactor | None) -> None:
         """The command's own redactor (env secrets; kept until the process ends or replaced)."""
         with self._lock:
             self._process = redactor
+            self._publish()
 
     def push(self, redactor: Redactor) -> None:
         """Start applying ``redactor`` to everything the CLI prints or logs."""
         with self._lock:
             self._redactors.append(redactor)
+            self._publish()
 
     def remove(self, redactor: Redactor) -> None:
         """Stop applying ``redactor``."""
         with self._lock:
             if redactor in self._redactors:
                 self._redactors.remove(redactor)
+                self._publish()
 
     def redact(self, text: str) -> str:
         """Apply every active redactor to ``text``."""
-        if not self._redactors and self._process is None:
-            return text  # nothing to apply (reading both without the lock is atomic)
-        with self._lock:
-            redactors = [*self._redactors, *([self._process] if self._process else [])]
-        for redactor in redactors:
+        for redactor in self._snapshot:  # one read of an immutable tuple: no lock needed
             text = redactor.redact(text)
         return text
 

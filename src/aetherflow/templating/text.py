@@ -89,34 +89,65 @@ _C_ENCODER: Any = getattr(_json_encoder, "c_make_encoder", None)  # not in the t
 _ENCODE_STR: Any = _json_encoder.encode_basestring
 
 
-def sorted_json(value: Any, default: Callable[[Any], Any] | None = None) -> str:
-    """``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-    allow_nan=False, default=default)``: the same text and the same errors, cheaper.
+def json_text(
+    value: Any,
+    default: Callable[[Any], Any] | None = None,
+    *,
+    sort_keys: bool = False,
+    allow_nan: bool = True,
+    compact: bool = True,
+) -> str:
+    """``json.dumps(value, ensure_ascii=False, ...)`` with these options (``compact``: the
+    separators ``,`` and ``:``; otherwise ``, `` and ``: ``): the same text and the same errors,
+    cheaper.
 
     ``json.dumps`` with arguments builds a ``JSONEncoder`` per call, which costs more than
-    encoding a step's outputs; this builds only the C encoder (with a fresh circular-reference
-    table each call), and falls back to ``json.dumps`` where the C accelerator is missing.
+    encoding a step's outputs or an event's fields; this builds only the C encoder (with a
+    fresh circular-reference table each call), and falls back to ``json.dumps`` where the C
+    accelerator is missing.
+
+    Raises:
+        TypeError: A value has no JSON form (and ``default`` does not give one).
+        ValueError: NaN or Infinity with ``allow_nan=False``, or a circular reference.
+    """
+    item_sep, key_sep = (",", ":") if compact else (", ", ": ")
+    if _C_ENCODER is None:  # pragma: no cover - CPython always ships the accelerator
+        return json.dumps(
+            value,
+            sort_keys=sort_keys,
+            separators=(item_sep, key_sep),
+            ensure_ascii=False,
+            allow_nan=allow_nan,
+            default=default,
+        )
+    encode = _C_ENCODER(
+        {},
+        default or _no_default,
+        _ENCODE_STR,
+        None,
+        key_sep,
+        item_sep,
+        sort_keys,
+        False,
+        allow_nan,
+    )
+    return "".join(encode(value, 0))
+
+
+def sorted_json(value: Any, default: Callable[[Any], Any] | None = None) -> str:
+    """``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    allow_nan=False, default=default)`` (see :func:`json_text`).
 
     Raises:
         TypeError: A value has no JSON form (and ``default`` does not give one).
         ValueError: NaN or Infinity, or a circular reference.
     """
-    if _C_ENCODER is None:  # pragma: no cover - CPython always ships the accelerator
-        return json.dumps(
-            value,
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-            allow_nan=False,
-            default=default,
-        )
-    encode = _C_ENCODER({}, default or _no_default, _ENCODE_STR, None, ":", ",", True, False, False)
-    return "".join(encode(value, 0))
+    return json_text(value, default, sort_keys=True, allow_nan=False)
 
 
 def compact_json(value: Any) -> str:
-    """Serialise ``value`` as compact JSON (no spaces, non-ASCII kept)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=json_default)
+    """Serialise ``value`` as compact JSON (no spaces, non-ASCII kept; :func:`json_default`)."""
+    return json_text(value, json_default)
 
 
 def to_text(value: Any) -> str:

@@ -159,3 +159,56 @@ def test_a_custom_record_factory_makes_event_records(
     LoggingObserver().on_event(_event(job_id="j", status="SUCCESS"))
     assert made == ["step_end"]
     assert '"status": "SUCCESS"' in captured.getvalue()
+
+
+def test_event_record_has_the_attributes_of_a_made_record() -> None:
+    logger = logging.getLogger("aetherflow.flow.f")
+    made = logger.makeRecord(logger.name, logging.INFO, "aetherflow", 0, "step_end", (), None)
+    record = EventRecord(logger.name, _event(job_id="j"))
+    extra = set(vars(record)) - set(vars(made))
+    assert set(vars(made)) <= set(vars(record))
+    assert extra <= {"event", "event_fields", "event_ts_ms", "taskName"}  # taskName: 3.12's
+    for name in ("args", "exc_info", "exc_text", "stack_info", "lineno", "levelname", "name"):
+        assert getattr(record, name) == getattr(made, name), name
+
+
+class _FlushCounter(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines_at_flush: list[int] = []
+
+    def flush(self) -> None:
+        self.lines_at_flush.append(self.getvalue().count("\n"))
+
+
+def test_line_handler_flushes_each_line_as_it_is_written() -> None:
+    stream = _FlushCounter()
+    handler = logs.LineHandler(stream)
+    handler.setFormatter(TextFormatter())
+    for job in ("a", "b"):
+        handler.handle(EventRecord("aetherflow.flow.f", _event(job_id=job)))
+    assert stream.lines_at_flush == [1, 2]  # nothing waits in a buffer for the next line
+    assert stream.getvalue().splitlines()[1].endswith("step_end flow_id=f run_id=r1 job_id=b")
+
+
+def test_line_handler_reports_a_broken_stream_without_raising(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reported: list[logging.LogRecord] = []
+    stream = io.StringIO()
+    stream.close()  # writing raises ValueError
+    handler = logs.LineHandler(stream)
+    monkeypatch.setattr(handler, "handleError", reported.append)
+    handler.handle(EventRecord("aetherflow.flow.f", _event(job_id="j")))
+    assert [r.getMessage() for r in reported] == ["step_end"]
+
+
+def test_the_process_redactor_applies_until_it_is_replaced() -> None:
+    redactor = Redactor()
+    redactor.add("hunter2-secret")
+    ACTIVE.set_process(redactor)
+    try:
+        assert ACTIVE.redact("a hunter2-secret b") == "a *** b"
+    finally:
+        ACTIVE.set_process(None)
+    assert ACTIVE.redact("a hunter2-secret b") == "a hunter2-secret b"
