@@ -9,6 +9,8 @@ import time
 from json.encoder import encode_basestring
 from typing import Any
 
+from aetherflow.runner.events import Event
+from aetherflow.runner.observers import EventRecord
 from aetherflow.runtime.redact import ACTIVE
 from aetherflow.templating.text import json_default, json_text
 
@@ -31,6 +33,10 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         """Render ``record`` as one JSON line."""
         event = getattr(record, "event", None)
+        if event and not record.exc_info:
+            ts_ms = getattr(record, "event_ts_ms", None) or int(record.created * 1000)
+            fields = getattr(record, "event_fields", None) or {}
+            return self.event_line(event, record.levelname, ts_ms, fields)
         payload: dict[str, Any] = {
             "ts_ms": getattr(record, "event_ts_ms", None) or int(record.created * 1000),
             "level": record.levelname,
@@ -48,6 +54,23 @@ class JsonFormatter(logging.Formatter):
                     payload[key] = value
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
+        return ACTIVE.redact(json_text(payload, json_default, compact=False))
+
+    def format_event(self, event: Event) -> str:
+        """The line of ``event`` (what :meth:`format` gives for its log record)."""
+        level = logging.getLevelName(event.level)
+        return self.event_line(event.name, level, event.ts_ms, event.fields)
+
+    @staticmethod
+    def event_line(event: str, level: str, ts_ms: int, fields: dict[str, Any]) -> str:
+        """One event as a JSON line."""
+        payload: dict[str, Any] = {
+            "ts_ms": ts_ms,
+            "level": level,
+            "event": event,
+            "schema_version": EVENT_SCHEMA_VERSION,
+        }
+        payload.update(fields)
         return ACTIVE.redact(json_text(payload, json_default, compact=False))
 
 
@@ -130,43 +153,50 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         """Render events as ``<ts> LEVEL event key=value ...``; other records as their message."""
         event = getattr(record, "event", None)
+        fields = getattr(record, "event_fields", None) or {}
         if not event or record.exc_info:
             if event:
-                record.msg, record.args = self._event_text(event, record), ()
+                record.msg, record.args = event_text(event, fields), ()
             return ACTIVE.redact(super().format(record))
         epoch_ms = getattr(record, "event_ts_ms", None) or int(record.created * 1000)
+        return self.event_line(event, record.levelname, epoch_ms, fields)
+
+    def format_event(self, event: Event) -> str:
+        """The line of ``event`` (what :meth:`format` gives for its log record)."""
+        level = logging.getLevelName(event.level)
+        return self.event_line(event.name, level, event.ts_ms, event.fields)
+
+    def event_line(self, event: str, level: str, epoch_ms: int, fields: dict[str, Any]) -> str:
+        """One event as a text line (on a terminal, process output and progress are compact)."""
         if self.interactive and event in _PROCESS_OUTPUT:
-            fields = getattr(record, "event_fields", {}) or {}
             prefix = f"[{fields.get('job_id')}/{fields.get('step_id')}]"
             clock = self._timestamp(epoch_ms)[11:19]
             return ACTIVE.redact(f"{clock} {prefix} {fields.get('message', '')}")
         if self.interactive and event == "step_progress":
-            fields = getattr(record, "event_fields", {}) or {}
             clock = self._timestamp(epoch_ms)[11:19]
             return (
                 f"{clock} [{fields.get('job_id')}/{fields.get('step_id')}] {progress_text(fields)}"
             )
-        line = f"{self._timestamp(epoch_ms)} {record.levelname} {self._event_text(event, record)}"
-        return ACTIVE.redact(line)
+        return ACTIVE.redact(f"{self._timestamp(epoch_ms)} {level} {event_text(event, fields)}")
 
-    @staticmethod
-    def _event_text(event: str, record: logging.LogRecord) -> str:
-        fields = getattr(record, "event_fields", None) or {}
-        parts = [event]
-        cache = _TEXT_CACHE
-        for key, value in fields.items():
-            # Inline the common cases of format_value: a cached string, an int.
-            kind = type(value)
-            if kind is str:
-                text = cache.get(value) or format_value(value)
-            elif kind is int:
-                text = str(value)
-            elif value is None:
-                continue
-            else:
-                text = format_value(value)
-            parts.append(f"{key}={text}")
-        return " ".join(parts)
+
+def event_text(event: str, fields: dict[str, Any]) -> str:
+    """``event key=value ...`` (fields that are None are left out)."""
+    parts = [event]
+    cache = _TEXT_CACHE
+    for key, value in fields.items():
+        # Inline the common cases of format_value: a cached string, an int.
+        kind = type(value)
+        if kind is str:
+            text = cache.get(value) or format_value(value)
+        elif kind is int:
+            text = str(value)
+        elif value is None:
+            continue
+        else:
+            text = format_value(value)
+        parts.append(f"{key}={text}")
+    return " ".join(parts)
 
 
 _explicit = {"level": False, "format": False}
@@ -216,6 +246,18 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]  # generic o
             raise
         except Exception:  # noqa: BLE001 - logging's contract: report, never raise
             self.handleError(record)
+
+    def emit_event(self, event: Event, line: str, logger_name: str) -> None:
+        """Write ``line``, the formatted ``event``, as :meth:`handle` would write its record."""
+        with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
+            try:
+                stream = self.stream
+                stream.write(f"{line}\n")
+                stream.flush()
+            except RecursionError:
+                raise
+            except Exception:  # noqa: BLE001 - logging's contract: report, never raise
+                self.handleError(EventRecord(logger_name, event))
 
 
 def _install(level: str, fmt: str) -> None:

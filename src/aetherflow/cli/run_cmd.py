@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from aetherflow.cli.bootstrap import Runtime, bootstrap
+from aetherflow.cli.console import ConsoleObserver
 from aetherflow.cli.flowarg import (
     add_bundle_arguments,
     add_flow_argument,
@@ -16,7 +17,7 @@ from aetherflow.cli.output import print_json
 from aetherflow.cli.usage import SubParsers, UsageError
 from aetherflow.runner.engine import RunRequest, RunResult, run_flow
 from aetherflow.runner.events import Observer
-from aetherflow.runner.observers import LoggingObserver, MetricsObserver, load_metrics_sink
+from aetherflow.runner.observers import MetricsObserver, load_metrics_sink
 from aetherflow.runner.resume import OnDrift
 from aetherflow.runner.tracing import tracing_observer
 
@@ -80,8 +81,8 @@ def register(sub: SubParsers, common: argparse.ArgumentParser) -> None:
 
 
 def observers(runtime: Runtime) -> list[Observer]:
-    """The logging observer and, when configured, the metrics hook and tracing."""
-    found: list[Observer] = [LoggingObserver()]
+    """The console (events as log lines) and, when configured, the metrics hook and tracing."""
+    found: list[Observer] = [ConsoleObserver()]
     if runtime.settings.metrics_module:
         found.append(MetricsObserver(load_metrics_sink(runtime.settings.metrics_module)))
     if runtime.settings.otel:

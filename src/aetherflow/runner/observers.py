@@ -29,7 +29,8 @@ class LoggingObserver:
     def __init__(self) -> None:
         self._loggers: dict[str, logging.Logger] = {}
 
-    def _logger(self, flow_id: str) -> logging.Logger:
+    def logger(self, flow_id: str) -> logging.Logger:
+        """The logger of flow ``flow_id``'s events, ``aetherflow.flow.<flow_id>``."""
         logger = self._loggers.get(flow_id)
         if logger is None:
             logger = self._loggers[flow_id] = logging.getLogger(f"aetherflow.flow.{flow_id}")
@@ -37,11 +38,11 @@ class LoggingObserver:
 
     def enabled_for(self, flow_id: str, level: int) -> bool:
         """False when events of ``level`` of flow ``flow_id`` would not be logged."""
-        return self._logger(flow_id).isEnabledFor(level)
+        return self.logger(flow_id).isEnabledFor(level)
 
     def on_event(self, event: Event) -> None:
         """Log the event with its fields in ``extra``."""
-        logger = self._logger(str(event.fields.get("flow_id", "")))
+        logger = self.logger(str(event.fields.get("flow_id", "")))
         if not logger.isEnabledFor(event.level):
             return
         if logging.getLogRecordFactory() is logging.LogRecord:
