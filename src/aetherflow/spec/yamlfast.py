@@ -75,14 +75,20 @@ class _Lines:
 
     def __init__(self, text: str, resolve: Resolve) -> None:
         lines = _LINE.findall(text)
-        self.indents = [len(indent) for indent, _, _ in lines]
-        self.keys = [key for _, key, _ in lines]
-        self.rests = [rest for _, _, rest in lines]
+        if lines:
+            indents, keys, rests = map(list, zip(*lines, strict=True))
+        else:
+            indents, keys, rests = [], [], []
+        self.indents: list[int] = list(map(len, indents))
+        self.keys: list[str] = keys
+        self.rests: list[str] = rests
         self.end = len(lines)
         self.pos = 0
         self._resolve = resolve
         self._ctor = SafeConstructor()
         self._plain: dict[str, Any] = {}
+        self._string_keys: set[str] = set()
+        """Keys met so far that resolve to strings (plain scalars that are not null, bool...)."""
         self._scalars: dict[str, Any] = {}
         """Values of the one-line scalars met so far, by their text (all immutable)."""
         self._flows: dict[str, list[Any]] = {}
@@ -106,22 +112,28 @@ class _Lines:
     def mapping(self, indent: int) -> dict[str, Any]:
         data: dict[str, Any] = {}
         indents, keys, rests, end = self.indents, self.keys, self.rests, self.end
-        while self.pos < end and indents[self.pos] == indent:
-            key = keys[self.pos]
-            if not key:
-                raise _Unusual
-            known = self._plain.get(key, _MISSING)
-            if key in data or type(self.plain(key) if known is _MISSING else known) is not str:
-                raise _Unusual  # duplicates are reported by the full walk; keys must be strings
-            rest = rests[self.pos]
-            self.pos += 1
+        string_keys, scalars = self._string_keys, self._scalars
+        pos = self.pos  # a local cursor: this loop runs once per line of most documents
+        while pos < end and indents[pos] == indent:
+            key = keys[pos]
+            if key not in string_keys:
+                if not key or type(self.plain(key)) is not str:
+                    raise _Unusual  # keys must be strings
+                string_keys.add(key)
+            if key in data:
+                raise _Unusual  # duplicates are reported by the full walk
+            rest = rests[pos]
+            pos += 1
             # The common line, "key: scalar" with a scalar seen before, without a call.
-            value = self._scalars.get(rest, _MISSING) if rest else _MISSING
+            value = scalars.get(rest, _MISSING) if rest else _MISSING
             if value is _MISSING:
+                self.pos = pos
                 value = self.value(rest, indent, same_indent_sequence=True)
-            elif self.pos < end and indents[self.pos] > indent:
+                pos = self.pos
+            elif pos < end and indents[pos] > indent:
                 raise _Unusual  # a deeper line would continue the scalar
             data[key] = value
+        self.pos = pos
         self.no_deeper(indent)
         return data
 
