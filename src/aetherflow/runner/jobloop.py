@@ -230,6 +230,7 @@ def execute_job(rs: RunState, job: JobSpec, decisions: list[StepDecision]) -> Jo
     outcome = _finish(rs, job, status, start, started_at, outputs, skip, failure, steps)
     cleanup_job_dir(
         job_dir,
+        rs.ctx.layout,
         rs.flow.flow.workspace.cleanup_policy,
         status,
         lambda path, exc: rs.bus.emit(
