@@ -128,6 +128,10 @@ def progress_text(fields: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
+_MILLIS = [f".{millis:03d}Z" for millis in range(1000)]
+"""The end of a timestamp for each millisecond (formatting the number costs more)."""
+
+
 class TextFormatter(logging.Formatter):
     """``2026-01-01T02:00:00.123Z LEVEL event key=value ...`` (UTC).
 
@@ -148,7 +152,7 @@ class TextFormatter(logging.Formatter):
         if second != self._second:
             self._second = second
             self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._second_text}.{millis:03d}Z"
+        return self._second_text + _MILLIS[millis]
 
     def format(self, record: logging.LogRecord) -> str:
         """Render events as ``<ts> LEVEL event key=value ...``; other records as their message."""

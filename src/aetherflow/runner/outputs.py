@@ -136,12 +136,15 @@ def normalize_outputs(outputs: Any, *, max_bytes: int, what: str) -> dict[str, A
     return result
 
 
+_CONTAINERS = (dict, list)
+
+
 def summarize_outputs(outputs: dict[str, Any] | None, *, limit: int = 200) -> dict[str, Any]:
     """The ``outputs_summary`` of ``step_end``: scalars cut to ``limit`` chars, containers as
     their length."""
     summary: dict[str, Any] = {}
     for key, value in (outputs or {}).items():
-        if isinstance(value, dict | list):
+        if isinstance(value, _CONTAINERS):
             summary[key] = len(value)
         elif isinstance(value, str) and len(value) > limit:
             summary[key] = value[:limit] + "…"
