@@ -80,46 +80,32 @@ def test_the_same_lines_as_the_logging_observer(stream: io.StringIO, fmt: str) -
         )
 
 
-def test_a_handler_added_to_the_flow_logger_gets_the_records(stream: io.StringIO) -> None:
+def test_a_handler_added_to_the_flow_logger_gets_the_records(
+    stream: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
     extra = io.StringIO()
-    handler = logging.StreamHandler(extra)
-    logger = logging.getLogger(_FLOW_LOGGER)
-    logger.addHandler(handler)
-    try:
-        lines = _lines(ConsoleObserver(), stream)
-    finally:
-        logger.removeHandler(handler)
+    monkeypatch.setattr(logging.getLogger(_FLOW_LOGGER), "handlers", [logging.StreamHandler(extra)])
+    lines = _lines(ConsoleObserver(), stream)
     assert extra.getvalue().splitlines() == ["step_start", "step_end", "step_error"]
     assert len(lines) == 3  # and the CLI's lines are still written once each
 
 
-def test_a_filter_on_the_flow_logger_is_applied(stream: io.StringIO) -> None:
+def test_a_filter_on_the_flow_logger_is_applied(
+    stream: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def only_errors(record: logging.LogRecord) -> bool:
         return record.levelno >= logging.ERROR
 
-    logger = logging.getLogger(_FLOW_LOGGER)
-    logger.addFilter(only_errors)
-    try:
-        lines = _lines(ConsoleObserver(), stream)
-    finally:
-        logger.removeFilter(only_errors)
+    monkeypatch.setattr(logging.getLogger(_FLOW_LOGGER), "filters", [only_errors])
+    lines = _lines(ConsoleObserver(), stream)
     assert [line.split()[2] for line in lines] == ["step_error"]
 
 
 def test_a_custom_record_factory_makes_the_records(
-    stream: io.StringIO, monkeypatch: pytest.MonkeyPatch
+    stream: io.StringIO, record_factory: list[str]
 ) -> None:
-    made: list[str] = []
-    default = logging.getLogRecordFactory()
-
-    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
-        record = default(*args, **kwargs)  # type: ignore[arg-type]
-        made.append(record.getMessage())
-        return record
-
-    monkeypatch.setattr(logging, "_logRecordFactory", factory)
     lines = _lines(ConsoleObserver(), stream)
-    assert made == ["step_start", "step_end", "step_error"]
+    assert record_factory == ["step_start", "step_end", "step_error"]
     assert len(lines) == 3
 
 
