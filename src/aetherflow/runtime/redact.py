@@ -15,7 +15,7 @@ import fnmatch
 import json
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -52,7 +52,7 @@ class Redactor:
 
     def __init__(self) -> None:
         self._forms: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
+        self._matcher: _Matcher | None = None
         self._lock = threading.Lock()
 
     def __bool__(self) -> bool:
@@ -67,8 +67,8 @@ class Redactor:
             if forms <= self._forms:
                 return
             self._forms |= forms
-            ordered = sorted(self._forms, key=len, reverse=True)  # longest first
-            self._pattern = re.compile("|".join(re.escape(form) for form in ordered))
+            # One assignment: a reader sees the old pattern and length or the new ones.
+            self._matcher = _Matcher(frozenset(self._forms))
 
     def add_env(self, env: Mapping[str, str], patterns: Iterable[str]) -> None:
         """Register the values of env keys matching any glob pattern (case-insensitive)."""
@@ -92,24 +92,76 @@ class Redactor:
 
     def redact(self, text: str) -> str:
         """``text`` with every secret form replaced by ``***``."""
-        pattern = self._pattern
-        if pattern is None or not text:
-            return text
-        return pattern.sub(MASK, text)
+        matcher = self._matcher
+        if matcher is None or len(text) < matcher.shortest:
+            return text  # (too short to hold the shortest form: most ids, names and statuses)
+        return matcher.sub(MASK, text)
 
     def redact_value(self, value: Any) -> Any:
-        """Redact strings inside nested dicts/lists/tuples (dict keys too); others unchanged."""
-        if self._pattern is None:
+        """Redact strings inside nested dicts/lists/tuples (dict keys too); others unchanged.
+
+        Dicts, lists and tuples come back as new ones of those types where a string in them
+        changed, and as they are where nothing did.
+        """
+        matcher = self._matcher
+        if matcher is None:
             return value
-        if isinstance(value, str):
-            return self.redact(value)
-        if isinstance(value, dict):
-            return {self.redact_value(k): self.redact_value(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.redact_value(v) for v in value]
-        if isinstance(value, tuple):
-            return tuple(self.redact_value(v) for v in value)
-        return value
+        return _redacted(value, matcher)
+
+
+class _Matcher:
+    """The compiled state of a set of secret forms: ``sub`` of one pattern of them all (longest
+    first) and the shortest form's length. Immutable; compared by identity."""
+
+    __slots__ = ("forms", "shortest", "sub")
+
+    def __init__(self, forms: frozenset[str]) -> None:
+        ordered = sorted(forms, key=len, reverse=True)
+        self.forms = forms
+        self.sub: Callable[[str, str], str] = re.compile(
+            "|".join(re.escape(form) for form in ordered)
+        ).sub
+        self.shortest = len(ordered[-1])
+
+
+_PLAIN = (int, float, bool, type(None))
+"""Types of values that are never redacted (checked by exact type: subclasses take the walk)."""
+
+
+def _redacted(value: Any, matcher: _Matcher) -> Any:
+    if isinstance(value, str):
+        # ``sub`` returns the string itself when nothing matched: "unchanged" is an identity test
+        return value if len(value) < matcher.shortest else matcher.sub(MASK, value)
+    if isinstance(value, dict):
+        return _redacted_dict(value, matcher)
+    if isinstance(value, list | tuple):
+        items = [_redacted(item, matcher) for item in value]
+        if type(value) in (list, tuple) and all(
+            new is old for new, old in zip(items, value, strict=True)
+        ):
+            return value
+        return items if isinstance(value, list) else tuple(items)
+    return value
+
+
+def _redacted_dict(value: dict[Any, Any], matcher: _Matcher) -> dict[Any, Any]:
+    # The walk of every event's fields: strings and plain scalars without a call each.
+    shortest, sub = matcher.shortest, matcher.sub
+    changed = type(value) is not dict
+    pairs = []
+    for key, item in value.items():
+        kind = type(item)
+        if kind is str:
+            new = item if len(item) < shortest else sub(MASK, item)
+        elif kind in _PLAIN:
+            new = item
+        else:
+            new = _redacted(item, matcher)
+        new_key = key if type(key) is str and len(key) < shortest else _redacted(key, matcher)
+        if new is not item or new_key is not key:
+            changed = True
+        pairs.append((new_key, new))
+    return dict(pairs) if changed else value
 
 
 class _Active:
@@ -123,6 +175,8 @@ class _Active:
         self._redactors: list[Redactor] = []
         self._process: Redactor | None = None
         self._snapshot: tuple[Redactor, ...] = ()
+        self._combined: tuple[tuple[_Matcher | None, ...], _Matcher | None] = ((), None)
+        """The active redactors' matchers when it was built, and their combined matcher."""
         self._lock = threading.Lock()
 
     def _publish(self) -> None:
@@ -149,10 +203,19 @@ class _Active:
                 self._publish()
 
     def redact(self, text: str) -> str:
-        """Apply every active redactor to ``text``."""
-        for redactor in self._snapshot:  # one read of an immutable tuple: no lock needed
-            text = redactor.redact(text)
-        return text
+        """Apply every active redactor to ``text``: one pass with the forms of them all."""
+        snapshot = self._snapshot  # one read of an immutable tuple: no lock needed
+        if len(snapshot) < 2:
+            return snapshot[0].redact(text) if snapshot else text
+        matchers = tuple([redactor._matcher for redactor in snapshot])
+        key, combined = self._combined
+        if key != matchers:  # a redactor was added, removed or learned a secret
+            forms = frozenset().union(*(m.forms for m in matchers if m is not None))
+            combined = _Matcher(forms) if forms else None
+            self._combined = (matchers, combined)
+        if combined is None or len(text) < combined.shortest:
+            return text
+        return combined.sub(MASK, text)
 
 
 ACTIVE = _Active()
