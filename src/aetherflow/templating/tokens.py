@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -73,11 +73,13 @@ class Template:
     source: str
     parts: tuple[str | Token, ...]
     whole: Token | None
+    tokens: tuple[Token, ...] = field(init=False, repr=False, compare=False)
+    """Every token of the string, in order (from ``parts``; parsed templates are cached and
+    their tokens read at every rendering)."""
 
-    @property
-    def tokens(self) -> tuple[Token, ...]:
-        """Every token of the string, in order."""
-        return tuple(p for p in self.parts if isinstance(p, Token))
+    def __post_init__(self) -> None:
+        tokens = tuple(p for p in self.parts if isinstance(p, Token))
+        object.__setattr__(self, "tokens", tokens)  # frozen: set once, here
 
 
 def _diagnostic(what: str, column: int, source: str, where: str) -> str:

@@ -184,7 +184,8 @@ def _check_steps(
                     job_position=job_position,
                 )
                 check_strings(in_inputs, rules, Target(out))
-                check_strings(in_outputs, replace(rules, outputs_phase=True), Target(out))
+                if in_outputs:
+                    check_strings(in_outputs, replace(rules, outputs_phase=True), Target(out))
             cls = check_step_type(options.registry, step, loc, out)
             if cls is not None:
                 check_step_inputs(cls, step.get("inputs", {}), (*loc, "inputs"), out)
