@@ -170,7 +170,9 @@ def _check_steps(
         step_ids = tuple(_step_id(s) for _, s in steps)
         for position, (index, step) in enumerate(steps):
             loc = ("jobs", job.index, "steps", index)
-            in_inputs = braced_strings(step.get("inputs"), (*loc, "inputs"))
+            inputs_loc = (*loc, "inputs")
+            inputs = step.get("inputs")
+            in_inputs = braced_strings(inputs, inputs_loc)
             outputs = step.get("outputs")
             in_outputs = braced_strings(outputs, (*loc, "outputs")) if outputs else []
             if in_inputs or in_outputs:  # the rules are only needed when there are templates
@@ -188,10 +190,10 @@ def _check_steps(
                     check_strings(in_outputs, replace(rules, outputs_phase=True), Target(out))
             cls = check_step_type(options.registry, step, loc, out)
             if cls is not None:
-                check_step_inputs(cls, step.get("inputs", {}), (*loc, "inputs"), out)
-                _check_static(cls, step.get("inputs"), (*loc, "inputs"), out)
-                _check_nested(options, cls, step.get("inputs"), (*loc, "inputs"), out)
-            _check_resource_ref(step.get("inputs"), resource_names, loc, out)
+                check_step_inputs(cls, step.get("inputs", {}), inputs_loc, out)
+                _check_static(cls, inputs, inputs_loc, out)
+                _check_nested(options, cls, inputs, inputs_loc, out)
+            _check_resource_ref(inputs, resource_names, loc, out)
 
 
 def _check_static(cls: type[Any], inputs: Any, loc: tuple[str | int, ...], out: Collector) -> None:
