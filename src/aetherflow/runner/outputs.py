@@ -61,16 +61,10 @@ def _plain_size(value: Any, budget: int) -> int:
         return -1
     total = 2
     for item in value:
-        # Strings and the fixed-size scalars inline: most outputs are flat.
-        if isinstance(item, str):
-            total += 6 * len(item) + 3
-        elif isinstance(item, _SCALARS):
-            total += 25
-        else:
-            size = _plain_size(item, budget - total)
-            if size < 0:
-                return -1
-            total += size + 1
+        size = _item_size(item, budget - total)
+        if size < 0:
+            return -1
+        total += size
         if total > budget:
             return -1
     return total
@@ -83,18 +77,24 @@ def _dict_size(value: dict[Any, Any], budget: int) -> int:
         if not isinstance(key, str):
             return -1
         total += 6 * len(key) + 3
-        if isinstance(item, str):
-            total += 6 * len(item) + 3
-        elif isinstance(item, _SCALARS):
-            total += 25
-        else:
-            size = _plain_size(item, budget - total)
-            if size < 0:
-                return -1
-            total += size + 1
+        size = _item_size(item, budget - total)
+        if size < 0:
+            return -1
+        total += size
         if total > budget:
             return -1
     return total
+
+
+def _item_size(item: Any, budget: int) -> int:
+    """:func:`_plain_size` of a container's item with its separator; strings and the
+    fixed-size scalars without recursing (most outputs are flat)."""
+    if isinstance(item, str):
+        return 6 * len(item) + 3
+    if isinstance(item, _SCALARS):
+        return 25
+    size = _plain_size(item, budget)
+    return -1 if size < 0 else size + 1
 
 
 def normalize_outputs(outputs: Any, *, max_bytes: int, what: str) -> dict[str, Any]:
