@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from aetherflow.errors import StepError
@@ -59,24 +60,22 @@ def _plain_size(value: Any, budget: int) -> int:
         return _dict_size(value, budget)
     if not isinstance(value, list):
         return -1
-    total = 2
-    for item in value:
-        size = _item_size(item, budget - total)
-        if size < 0:
-            return -1
-        total += size
-        if total > budget:
-            return -1
-    return total
+    return _items_size(value, budget, 2)
 
 
 def _dict_size(value: dict[Any, Any], budget: int) -> int:
     """:func:`_plain_size` of a dict: its keys count like strings (and ``:``)."""
-    total = 2
-    for key, item in value.items():
+    keys = 0
+    for key in value:
         if not isinstance(key, str):
             return -1
-        total += 6 * len(key) + 3
+        keys += 6 * len(key) + 3
+    return _items_size(value.values(), budget, 2 + keys)
+
+
+def _items_size(items: Iterable[Any], budget: int, total: int) -> int:
+    """``total`` plus the sizes of ``items`` with their separators; -1 past ``budget``."""
+    for item in items:
         size = _item_size(item, budget - total)
         if size < 0:
             return -1
