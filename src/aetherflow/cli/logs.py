@@ -33,20 +33,12 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         """Render ``record`` as one JSON line."""
         event = getattr(record, "event", None)
-        if event and not record.exc_info:
-            ts_ms = getattr(record, "event_ts_ms", None) or int(record.created * 1000)
-            fields = getattr(record, "event_fields", None) or {}
-            return self.event_line(event, record.levelname, ts_ms, fields)
-        payload: dict[str, Any] = {
-            "ts_ms": getattr(record, "event_ts_ms", None) or int(record.created * 1000),
-            "level": record.levelname,
-        }
+        ts_ms = getattr(record, "event_ts_ms", None) or int(record.created * 1000)
         if event:
-            payload["event"] = event
-            payload["schema_version"] = EVENT_SCHEMA_VERSION
-            payload.update(getattr(record, "event_fields", {}) or {})
+            fields = getattr(record, "event_fields", None) or {}
+            payload = _event_payload(event, record.levelname, ts_ms, fields)
         else:
-            payload["event"] = "log"
+            payload = {"ts_ms": ts_ms, "level": record.levelname, "event": "log"}
             payload["logger"] = record.name
             payload["message"] = record.getMessage()
             for key, value in vars(record).items():
@@ -59,19 +51,20 @@ class JsonFormatter(logging.Formatter):
     def format_event(self, event: Event) -> str:
         """The line of ``event`` (what :meth:`format` gives for its log record)."""
         level = logging.getLevelName(event.level)
-        return self.event_line(event.name, level, event.ts_ms, event.fields)
-
-    @staticmethod
-    def event_line(event: str, level: str, ts_ms: int, fields: dict[str, Any]) -> str:
-        """One event as a JSON line."""
-        payload: dict[str, Any] = {
-            "ts_ms": ts_ms,
-            "level": level,
-            "event": event,
-            "schema_version": EVENT_SCHEMA_VERSION,
-        }
-        payload.update(fields)
+        payload = _event_payload(event.name, level, event.ts_ms, event.fields)
         return ACTIVE.redact(json_text(payload, json_default, compact=False))
+
+
+def _event_payload(event: str, level: str, ts_ms: int, fields: dict[str, Any]) -> dict[str, Any]:
+    """The JSON object of an event: ``ts_ms``, ``level``, ``event``, ``schema_version``, fields."""
+    payload: dict[str, Any] = {
+        "ts_ms": ts_ms,
+        "level": level,
+        "event": event,
+        "schema_version": EVENT_SCHEMA_VERSION,
+    }
+    payload.update(fields)
+    return payload
 
 
 _NEEDS_QUOTES = re.compile(r"[\s\"'=]")
