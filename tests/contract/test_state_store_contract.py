@@ -227,6 +227,44 @@ def test_step_started_then_finished(store: StateStore) -> None:
     assert (attempt.started_at, attempt.ended_at, attempt.error) == (T0, T0 + 3, None)
 
 
+def test_step_handover_records_a_final_row_and_the_next_running_row(store: StateStore) -> None:
+    first = a_step("s1", started_at=T0, fingerprint="fp1")
+    store.step_started(first)
+    done = dataclasses.replace(
+        first, status=StepStatus.SUCCESS, ended_at=T0 + 3, outputs={"n": 1}, promoted={"p": 2}
+    )
+    second = a_step("s2", started_at=T0 + 3, fingerprint="fp2")
+
+    store.step_handover(done, second)
+
+    assert store.get_steps("f", "r1") == [done, second]
+    [attempt] = store.get_attempts("f", "r1")
+    assert (attempt.step_id, attempt.status, attempt.ended_at) == ("s1", StepStatus.SUCCESS, T0 + 3)
+
+    # the next handover finds the second row and keeps the order of first records
+    third = a_step("s3", started_at=T0 + 5)
+    store.step_handover(dataclasses.replace(second, status=StepStatus.FAILED), third)
+    assert [(s.step_id, s.status) for s in store.get_steps("f", "r1")] == [
+        ("s1", StepStatus.SUCCESS),
+        ("s2", StepStatus.FAILED),
+        ("s3", StepStatus.RUNNING),
+    ]
+
+
+def test_step_handover_writes_both_rows_or_neither(store: StateStore) -> None:
+    first = a_step("s1", started_at=T0)
+    store.step_started(first)
+    done = dataclasses.replace(first, status=StepStatus.SUCCESS, outputs={"n": 1})
+
+    with pytest.raises(StateError, match="JSON"):
+        store.step_handover(done, a_step("s2", outputs={"bad": {1, 2}}))
+    with pytest.raises(StateError, match="JSON"):
+        store.step_handover(dataclasses.replace(done, outputs={"bad": {1}}), a_step("s2"))
+
+    assert store.get_steps("f", "r1") == [first]
+    assert store.get_attempts("f", "r1") == []
+
+
 def test_promoted_outputs_round_trip(store: StateStore) -> None:
     started = a_step("s1", started_at=T0)
     store.step_started(started)

@@ -127,6 +127,9 @@ class StepCall:
         job_outputs: The job's promoted outputs so far (``job.outputs``).
         record_id: The id the step is recorded under (``<outer>/<inner>`` for ``with_lock``).
         prerendered: The inputs are already rendered (the inner step of ``with_lock``).
+        hand_over: A step of the job loop: its final row may wait for the next step's RUNNING
+            row (:meth:`RunState.hold_final`). Not for the inner step of ``with_lock``, whose
+            result is recorded while the lock is held.
     """
 
     job: JobSpec
@@ -135,6 +138,7 @@ class StepCall:
     job_outputs: dict[str, Any]
     record_id: str
     prerendered: bool = False
+    hand_over: bool = False
 
 
 @dataclass
@@ -173,8 +177,7 @@ def run_attempt(rs: RunState, call: StepCall, attempt: int, *, final: bool) -> A
         fingerprint=step_fingerprint(step),
         lock_token=rs.ctx.lock_token,
     )
-    with rs.writing():
-        rs.store.step_started(base)
+    rs.start_step(base)
     logged = rs.bus.wants(logging.INFO)  # step_start/step_end are skipped when unobserved
     if logged:
         rs.bus.emit(
@@ -200,28 +203,32 @@ def run_attempt(rs: RunState, call: StepCall, attempt: int, *, final: bool) -> A
     finally:
         rs.step_stack.pop()
     duration = elapsed_ms(start)
-    with rs.writing():
-        rs.store.step_finished(
-            _final(
-                base,
-                status,
-                rs.now_ms(),
-                outputs=rs.redactor.redact_value(output),
-                promoted=rs.redactor.redact_value(promoted),
-            )
-        )
+    final_row = _final(
+        base,
+        status,
+        rs.now_ms(),
+        outputs=rs.redactor.redact_value(output),
+        promoted=rs.redactor.redact_value(promoted),
+    )
+    end_fields = None
     if logged:
-        rs.bus.emit(
-            ev.STEP_END,
-            job_id=job.id,
-            step_id=call.record_id,
-            step_type=step.type,
-            attempt=attempt,
-            status=status.value,
-            duration_ms=duration,
-            outputs_summary=summarize_outputs(output),
-            skip_reason=reason if status is StepStatus.SKIPPED else None,
-        )
+        end_fields = {
+            "job_id": job.id,
+            "step_id": call.record_id,
+            "step_type": step.type,
+            "attempt": attempt,
+            "status": status.value,
+            "duration_ms": duration,
+            "outputs_summary": summarize_outputs(output),
+            "skip_reason": reason if status is StepStatus.SKIPPED else None,
+        }
+    if call.hand_over:
+        rs.hold_final(final_row, end_fields)  # written with the next step's RUNNING row
+    else:
+        with rs.writing():
+            rs.store.step_finished(final_row)
+        if end_fields is not None:
+            rs.bus.emit(ev.STEP_END, **end_fields)
     outcome = StepOutcome(call.record_id, step.type, status, attempt, duration, output)
     return AttemptResult(outcome, promoted, reason)
 

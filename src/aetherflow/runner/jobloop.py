@@ -265,15 +265,33 @@ def _job_scope_lock(rs: RunState, job: JobSpec) -> Iterator[None]:
 def _run_steps(
     rs: RunState, job: JobSpec, decisions: list[StepDecision], outcomes: list[StepOutcome]
 ) -> tuple[dict[str, Any], str | None, ErrorInfo | None]:
-    """Run or restore each step, appending to ``outcomes``; return outputs, skip, failure."""
+    """Run or restore each step, appending to ``outcomes``; return outputs, skip, failure.
+
+    The final row of the last step that ran is written before this returns or raises (a step's
+    final row waits for the next step's RUNNING row: ``RunState.hold_final``).
+    """
+    try:
+        found = _steps_in_order(rs, job, decisions, outcomes)
+    except BaseException:
+        rs.release_final(raise_pending=False)
+        raise
+    rs.release_final()
+    return found
+
+
+def _steps_in_order(
+    rs: RunState, job: JobSpec, decisions: list[StepDecision], outcomes: list[StepOutcome]
+) -> tuple[dict[str, Any], str | None, ErrorInfo | None]:
     steps_ctx: dict[str, Any] = {}
     job_outputs: dict[str, Any] = {}
     skip: str | None = None
     for step, decision in zip(job.steps, decisions, strict=True):
         if skip is not None:
+            rs.release_final()
             outcomes.append(record_skipped(rs, job, step, skip))
             continue
         if decision.reuse is not None:
+            rs.release_final()
             outcome = _resumed_step(rs, job, decision)
             job_outputs.update(decision.reuse.promoted or {})
             reason = (decision.reuse.outputs or {}).get("reason")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aetherflow.errors import StepInterrupted
+from aetherflow.runner import events as ev
 from aetherflow.runner.context import RunContext
 from aetherflow.runner.events import EventBus
 from aetherflow.runner.interrupts import Interrupts
@@ -17,7 +18,7 @@ from aetherflow.runtime.redact import Redactor
 from aetherflow.runtime.registry import Registry
 from aetherflow.runtime.settings import Settings
 from aetherflow.spec.flow import FlowSpec
-from aetherflow.state.records import ErrorInfo, JobStatus, StepStatus
+from aetherflow.state.records import ErrorInfo, JobStatus, StepRecord, StepStatus
 from aetherflow.state.store import StateStore
 
 
@@ -70,6 +71,14 @@ class JobOutcome:
         }
 
 
+@dataclass(slots=True)
+class HeldFinal:
+    """A finished step's final row and ``step_end`` fields (None: not logged), not yet written."""
+
+    record: StepRecord
+    end_fields: dict[str, Any] | None
+
+
 class LeaseLostError(StepInterrupted):
     """The run lease was lost: another process may own the run now; write nothing more."""
 
@@ -99,6 +108,9 @@ class RunState:
     fences: list[Callable[[], None]] = field(default_factory=list)
     step_stack: list[str] = field(default_factory=list)
     """Record ids of the steps running now (outer first): ``with_lock`` names its inner step."""
+    held: HeldFinal | None = None
+    """The final row of the step that just finished, while the job loop moves to the next step
+    (see :meth:`hold_final`)."""
 
     @property
     def flow_id(self) -> str:
@@ -119,6 +131,67 @@ class RunState:
             raise LeaseLostError(
                 f"run lease of {self.run_id} was lost; another process may be running it"
             )
+
+    def hold_final(self, record: StepRecord, end_fields: dict[str, Any] | None) -> None:
+        """Keep a finished step's final row to write it with the next step's RUNNING row.
+
+        The job loop goes straight from one step to the next, so both rows commit in one
+        transaction (:meth:`start_step`): one commit per step instead of two, and the same
+        guarantee, since the next step does nothing before its RUNNING row is written. Until
+        then interruptions wait (a critical section) and ``step_end`` is not emitted: the log
+        never reports a result the state does not have. Whatever does not start a step next
+        writes the row first (:meth:`release_final`).
+        """
+        if self.held is not None:
+            self.release_final()
+        self.interrupts.enter_critical()
+        self.held = HeldFinal(record, end_fields)
+
+    def start_step(self, record: StepRecord) -> None:
+        """Write 1 of a step (its RUNNING row), with the held final row of the step before it."""
+        held = self.held
+        if held is not None and self.interrupts.pending is not None:
+            self.release_final()  # raises: the run stops before the next step starts
+            held = None
+        if held is None:
+            with self.writing():
+                self.store.step_started(record)
+            return
+        self.held = None
+        try:
+            with self.writing():
+                self.store.step_handover(held.record, record)
+        except BaseException:
+            self.interrupts.exit_critical(raise_pending=False)
+            raise
+        self._ended(held)
+
+    def release_final(self, *, raise_pending: bool = True) -> None:
+        """Write the held final row on its own (nothing held: nothing to do).
+
+        Args:
+            raise_pending: Raise an interruption that arrived meanwhile (False while another
+                exception is on its way out).
+        """
+        held = self.held
+        if held is None:
+            return
+        self.held = None
+        try:
+            with self.writing():
+                self.store.step_finished(held.record)
+        except BaseException:
+            self.interrupts.exit_critical(raise_pending=False)
+            raise
+        self._ended(held, raise_pending=raise_pending)
+
+    def _ended(self, held: HeldFinal, *, raise_pending: bool = True) -> None:
+        """The held row is written: ``step_end``, then interruptions may come through."""
+        try:
+            if held.end_fields is not None:
+                self.bus.emit(ev.STEP_END, **held.end_fields)
+        finally:
+            self.interrupts.exit_critical(raise_pending=raise_pending)
 
     def check_stop(self) -> None:
         """Raise when the run must stop (lease lost) before starting more work."""

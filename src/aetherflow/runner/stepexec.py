@@ -125,7 +125,8 @@ def run_step(
     job_outputs: dict[str, Any],
 ) -> tuple[StepOutcome, dict[str, Any], str | None]:
     """Run a step of ``job`` (with retries); its outcome, promoted outputs and skip reason."""
-    result = run_call(rs, StepCall(job, step, steps_ctx, job_outputs, step.id))
+    call = StepCall(job, step, steps_ctx, job_outputs, step.id, hand_over=True)
+    result = run_call(rs, call)
     return result.outcome, result.promoted, result.reason
 
 

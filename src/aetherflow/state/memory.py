@@ -175,11 +175,24 @@ class MemoryStateStore:
             StateError: The outputs are not JSON-serialisable.
         """
         stored = _step_copy(step)
-        attempt = attempt_of(stored)
         with self._lock:
-            self._put_step(stored)
-            attempts = self._attempts.setdefault((step.flow_id, step.run_id), {})
-            attempts[(step.job_id, step.step_id, step.attempt)] = attempt
+            self._put_finished(stored)
+
+    def step_handover(self, finished: StepRecord, started: StepRecord) -> None:
+        """See :meth:`StateStore.step_handover`.
+
+        Raises:
+            StateError: The outputs are not JSON-serialisable (nothing is recorded).
+        """
+        done, running = _step_copy(finished), _step_copy(started)
+        with self._lock:
+            self._put_finished(done)
+            self._put_step(running)
+
+    def _put_finished(self, step: StepRecord) -> None:
+        self._put_step(step)
+        attempts = self._attempts.setdefault((step.flow_id, step.run_id), {})
+        attempts[(step.job_id, step.step_id, step.attempt)] = attempt_of(step)
 
     def _put_step(self, step: StepRecord) -> None:
         steps = self._steps.setdefault((step.flow_id, step.run_id), {})

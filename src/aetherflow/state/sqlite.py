@@ -22,7 +22,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from aetherflow.errors import StateError
 from aetherflow.state import sqlite_schema
@@ -58,7 +58,7 @@ from aetherflow.state.serialize import (
     step_from_row,
     step_values,
 )
-from aetherflow.state.sqlite_bind import NullInlined
+from aetherflow.state.sqlite_bind import NullInlined, multi_row
 
 Durability = Literal["normal", "full"]
 MEMORY_PATH = ":memory:"
@@ -72,6 +72,7 @@ def _q(name: str) -> str:
 
 
 _PUT_STEP = NullInlined(_q("put_step"), STEP_COLUMNS)
+_PUT_TWO_STEPS = NullInlined(multi_row(_q("put_step"), 2), STEP_COLUMNS * 2)
 
 
 def _run_key(flow_id: str, run_id: str) -> Params:
@@ -243,25 +244,31 @@ class SqliteStateStore:
 
     def step_started(self, step: StepRecord) -> None:
         """See :meth:`StateStore.step_started`: one statement, committed on return."""
-        self._write_step(step, _PUT_STEP)
+        self._write_steps(step.step_id, _PUT_STEP, step_values(step))
 
     def step_finished(self, step: StepRecord) -> None:
         """See :meth:`StateStore.step_finished`: one statement, committed on return. The step
         row is the attempt's record; the attempt it replaces, if any, was moved to the history
         when this attempt started (``0005_attempt_history.sql``)."""
-        self._write_step(step, _PUT_STEP)
+        self._write_steps(step.step_id, _PUT_STEP, step_values(step))
 
-    def _write_step(self, step: StepRecord, statement: NullInlined) -> None:
+    def step_handover(self, finished: StepRecord, started: StepRecord) -> None:
+        """See :meth:`StateStore.step_handover`: one statement writes both rows (a statement
+        is atomic), committed on return."""
+        values = step_values(finished) + step_values(started)
+        self._write_steps(f"{finished.step_id} and {started.step_id}", _PUT_TWO_STEPS, values)
+
+    def _write_steps(self, what: str, statement: NullInlined, values: tuple[Any, ...]) -> None:
         # The hot path of every step: one autocommit statement, no context-manager layers.
-        sql, values = statement.bind(step_values(step))
+        sql, bound = statement.bind(values)
         with self._lock:
             try:
                 if self._conn.in_transaction:  # the write would not commit on its own
                     raise sqlite3.OperationalError("a transaction is open on the connection")
-                self._conn.execute(sql, values)
+                self._conn.execute(sql, bound)
             except (sqlite3.Error, OSError) as exc:
                 raise StateError(
-                    f"state database {self._path}: could not record step {step.step_id}: {exc}"
+                    f"state database {self._path}: could not record step {what}: {exc}"
                 ) from exc
 
     def get_steps(self, flow_id: str, run_id: str) -> list[StepRecord]:

@@ -16,6 +16,24 @@ from collections.abc import Sequence
 from typing import Any
 
 _PLACEHOLDER = re.compile(r":(\w+)")
+# The row of an "INSERT ... VALUES (...) ON CONFLICT" statement: from "VALUES" to the ")" that
+# closes it (the last one before ON CONFLICT; the row may hold parenthesised subqueries).
+_VALUES_ROW = re.compile(r"\bVALUES\s*(\(.*\))\s*ON CONFLICT\b", re.DOTALL)
+
+
+def multi_row(template: str, rows: int) -> str:
+    """``template``, an ``INSERT ... VALUES (row) ON CONFLICT ...`` statement, with its row
+    written ``rows`` times: one statement (one transaction) for ``rows`` rows.
+
+    Raises:
+        ValueError: ``template`` has no ``VALUES (...) ON CONFLICT``.
+    """
+    found = _VALUES_ROW.search(template)
+    if found is None:
+        raise ValueError("the statement has no VALUES (...) ON CONFLICT")
+    row = found.group(1)
+    start, end = found.span(1)
+    return template[:start] + ", ".join([row] * rows) + template[end:]
 
 
 class NullInlined:

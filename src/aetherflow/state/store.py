@@ -75,6 +75,10 @@ class StateStore(Protocol):
     def step_finished(self, step: StepRecord) -> None:
         """Write 2 of a step: its final row and the attempt history entry, in one transaction."""
 
+    def step_handover(self, finished: StepRecord, started: StepRecord) -> None:
+        """Write 2 of a step and write 1 of the step after it in one transaction: both rows
+        are recorded or neither (the runner's happy path: one commit per step)."""
+
     def get_steps(self, flow_id: str, run_id: str) -> list[StepRecord]:
         """Every step row of the run, in the order they were first recorded."""
 

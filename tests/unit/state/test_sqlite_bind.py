@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from aetherflow.state.sqlite_bind import NullInlined
+from aetherflow.state.sqlite_bind import NullInlined, multi_row
 
 INSERT = "INSERT INTO t (a, b, c) VALUES (:a, :b, :c)"
 
@@ -52,3 +52,19 @@ def test_rows_written_through_it_equal_rows_bound_by_name() -> None:
 def test_a_template_that_does_not_match_its_columns_is_refused(template: str) -> None:
     with pytest.raises(ValueError, match="placeholders"):
         NullInlined(template, ("a", "b", "c"))
+
+
+def test_multi_row_repeats_the_row_of_an_upsert() -> None:
+    template = (
+        "INSERT INTO t (a, b) VALUES (:a, (SELECT MAX(b) FROM t))\n"
+        "ON CONFLICT (a) DO UPDATE SET b = excluded.b"
+    )
+    assert multi_row(template, 3) == (
+        "INSERT INTO t (a, b) VALUES (:a, (SELECT MAX(b) FROM t)), (:a, (SELECT MAX(b) FROM t)), "
+        "(:a, (SELECT MAX(b) FROM t))\nON CONFLICT (a) DO UPDATE SET b = excluded.b"
+    )
+
+
+def test_multi_row_needs_values_and_on_conflict() -> None:
+    with pytest.raises(ValueError, match="VALUES"):
+        multi_row("INSERT INTO t (a) SELECT 1", 2)
