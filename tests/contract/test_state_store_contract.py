@@ -208,6 +208,14 @@ def test_outputs_that_are_not_json_safe_are_refused(store: StateStore, bad: Any)
     assert store.get_steps("f", "r1") == []
 
 
+def test_refused_outputs_are_named_in_the_error(store: StateStore) -> None:
+    with pytest.raises(StateError, match=r"cannot store outputs of step j1\.s: "):
+        store.step_finished(a_step("s", StepStatus.SUCCESS, outputs={"o": object()}))
+    with pytest.raises(StateError, match=r"cannot store promoted outputs of step j1\.s: "):
+        store.step_finished(a_step("s", StepStatus.SUCCESS, outputs={}, promoted={"o": {1}}))
+    assert store.get_steps("f", "r1") == []
+
+
 # -- steps and attempts -----------------------------------------------------------------------
 
 

@@ -42,8 +42,9 @@ def _job_copy(job: JobRecord) -> JobRecord:
 
 
 def _step_copy(step: StepRecord) -> StepRecord:
-    outputs = copy_outputs(step.outputs, what=f"outputs of step {step.job_id}.{step.step_id}")
-    promoted = copy_outputs(step.promoted, what=f"promoted outputs of step {step.step_id}")
+    name = f"{step.job_id}.{step.step_id}"
+    outputs = copy_outputs(step.outputs, what=f"outputs of step {name}")
+    promoted = copy_outputs(step.promoted, what=f"promoted outputs of step {name}")
     return dataclasses.replace(step, outputs=outputs, promoted=promoted)
 
 

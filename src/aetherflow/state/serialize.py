@@ -113,10 +113,14 @@ def dump_json(value: Any, *, what: str) -> str:
     try:
         return sorted_json(value)
     except (TypeError, ValueError) as exc:
-        raise StateError(
-            f"cannot store {what}: {exc}; outputs must be JSON-safe (dicts, lists, strings, "
-            "finite numbers, booleans, null)"
-        ) from exc
+        raise _refused(what, exc) from exc
+
+
+def _refused(what: str, exc: Exception) -> StateError:
+    return StateError(
+        f"cannot store {what}: {exc}; outputs must be JSON-safe (dicts, lists, strings, "
+        "finite numbers, booleans, null)"
+    )
 
 
 def load_json(text: str | None) -> Any:
@@ -242,17 +246,22 @@ STEP_COLUMNS = (
 def step_values(step: StepRecord) -> tuple[Any, ...]:
     """The values of a ``steps`` row, in :data:`STEP_COLUMNS` order."""
     outputs = promoted = None
-    if step.outputs is not None:
-        outputs = dump_json(step.outputs, what=f"outputs of step {step.job_id}.{step.step_id}")
-    if step.promoted is not None:
-        promoted = dump_json(step.promoted, what=f"promoted outputs of step {step.step_id}")
+    which = "outputs"
+    try:  # the error message is only built when it is needed
+        if step.outputs is not None:
+            outputs = sorted_json(step.outputs)
+        which = "promoted outputs"
+        if step.promoted is not None:
+            promoted = sorted_json(step.promoted)
+    except (TypeError, ValueError) as exc:
+        raise _refused(f"{which} of step {step.job_id}.{step.step_id}", exc) from exc
     return (
         step.flow_id,
         step.run_id,
         step.job_id,
         step.step_id,
         step.step_type,
-        step.status.value,
+        step.status,  # a StrEnum: SQLite binds it as its text
         step.attempt,
         step.started_at,
         step.ended_at,
