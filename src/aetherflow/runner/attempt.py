@@ -116,7 +116,7 @@ def error_info(exc: BaseException, rs: RunState) -> ErrorInfo:
     return ErrorInfo(cls=type(exc).__name__, message=rs.redact(message), failure_class=failure)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class StepCall:
     """One step to execute, and where its data comes from.
 
@@ -141,7 +141,7 @@ class StepCall:
     hand_over: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class AttemptResult:
     """How one attempt ended (``error`` is the exception of a FAILED attempt)."""
 

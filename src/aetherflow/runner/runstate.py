@@ -22,7 +22,7 @@ from aetherflow.state.records import ErrorInfo, JobStatus, StepRecord, StepStatu
 from aetherflow.state.store import StateStore
 
 
-@dataclass
+@dataclass(slots=True)
 class StepOutcome:
     """How one step ended in this run (or was restored)."""
 

@@ -89,6 +89,13 @@ _C_ENCODER: Any = getattr(_json_encoder, "c_make_encoder", None)  # not in the t
 _ENCODE_STR: Any = _json_encoder.encode_basestring
 
 
+_Encoder = Callable[[Any, int], Any]
+_ENCODERS: dict[tuple[Callable[[Any], Any] | None, bool, bool, bool], _Encoder] = {}
+"""C encoders by (default, sort_keys, allow_nan, compact): built once, shared by every call
+and thread (an encoder without a circular-reference table keeps no state between calls)."""
+_MAX_ENCODERS = 32
+
+
 def json_text(
     value: Any,
     default: Callable[[Any], Any] | None = None,
@@ -102,18 +109,21 @@ def json_text(
     cheaper.
 
     ``json.dumps`` with arguments builds a ``JSONEncoder`` per call, which costs more than
-    encoding a step's outputs or an event's fields; this builds only the C encoder (with a
-    fresh circular-reference table each call), and falls back to ``json.dumps`` where the C
+    encoding a step's outputs or an event's fields; this reuses one C encoder per set of
+    options, without the table of containers being encoded that ``json.dumps`` keeps to detect
+    a circular reference: a circular value recurses until Python's recursion limit, and that
+    is reported as the error ``json.dumps`` gives. Falls back to ``json.dumps`` where the C
     accelerator is missing.
 
     Raises:
         TypeError: A value has no JSON form (and ``default`` does not give one).
-        ValueError: NaN or Infinity with ``allow_nan=False``, or a circular reference.
+        ValueError: NaN or Infinity with ``allow_nan=False``, or a circular reference (or a
+            value nested deeper than the recursion limit).
     """
     if not value and type(value) is dict:
         return "{}"  # no outputs, nothing promoted: the most common value of all
-    item_sep, key_sep = (",", ":") if compact else (", ", ": ")
     if _C_ENCODER is None:  # pragma: no cover - CPython always ships the accelerator
+        item_sep, key_sep = (",", ":") if compact else (", ", ": ")
         return json.dumps(
             value,
             sort_keys=sort_keys,
@@ -122,8 +132,24 @@ def json_text(
             allow_nan=allow_nan,
             default=default,
         )
-    encode = _C_ENCODER(
-        {},
+    key = (default, sort_keys, allow_nan, compact)
+    encode = _ENCODERS.get(key)
+    if encode is None:
+        encode = _new_encoder(default, sort_keys, allow_nan, compact)
+        if len(_ENCODERS) < _MAX_ENCODERS:  # a default made per call must not grow the cache
+            _ENCODERS[key] = encode
+    try:
+        return "".join(encode(value, 0))
+    except RecursionError as exc:
+        raise ValueError("Circular reference detected") from exc
+
+
+def _new_encoder(
+    default: Callable[[Any], Any] | None, sort_keys: bool, allow_nan: bool, compact: bool
+) -> _Encoder:
+    item_sep, key_sep = (",", ":") if compact else (", ", ": ")
+    encoder: _Encoder = _C_ENCODER(
+        None,  # no circular-reference table: see json_text
         default or _no_default,
         _ENCODE_STR,
         None,
@@ -133,7 +159,7 @@ def json_text(
         False,
         allow_nan,
     )
-    return "".join(encode(value, 0))
+    return encoder
 
 
 def sorted_json(value: Any, default: Callable[[Any], Any] | None = None) -> str:

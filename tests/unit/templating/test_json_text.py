@@ -75,3 +75,22 @@ def test_the_named_forms() -> None:
     assert sorted_json({"b": 1, "a": "ü"}) == '{"a":"ü","b":1}'
     assert compact_json({"b": 1, "a": [1, 2]}) == '{"b":1,"a":[1,2]}'
     assert json_text({"b": 1}, compact=False) == '{"b": 1}'
+
+
+def test_encoders_are_shared_but_not_for_a_default_made_per_call() -> None:
+    from aetherflow.templating import text
+
+    for _ in range(3):
+        assert json_text({"a": [1, 2]}, json_default) == '{"a":[1,2]}'
+    assert (json_default, False, True, True) in text._ENCODERS
+    for number in range(2 * text._MAX_ENCODERS):
+        assert json_text({"n": {1}}, lambda value, n=number: n) == f'{{"n":{number}}}'
+    assert len(text._ENCODERS) <= text._MAX_ENCODERS
+
+
+def test_a_value_nested_past_the_recursion_limit_is_an_error() -> None:
+    deep: list[Any] = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(ValueError, match="Circular reference detected"):
+        json_text(deep)
