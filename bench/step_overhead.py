@@ -9,7 +9,8 @@ command on a flow with no jobs (start-up, validation, state open and close), eac
 * ours, ``aetherflow run`` with default text logging (stderr to ``/dev/null``);
 * ours, ``aetherflow run --log-level WARNING`` (quiet);
 * ours in-process: ``aetherflow.runner.engine.run_flow`` without interpreter start-up;
-* the physical limit: two committed SQLite writes per step (``rawsqlite.py``).
+* the physical limit: two committed SQLite writes per step (``rawsqlite.py``), timed once in
+  every round of the other measurements (the median of all of them).
 
 Usage::
 
@@ -132,10 +133,16 @@ def build_cases(skip_predecessor: bool, predecessor_venv: Path) -> list[Case]:
 
 
 def measure_subprocesses(
-    cases: list[Case], args: argparse.Namespace, scratch: Path, env: Mapping[str, str]
+    cases: list[Case],
+    args: argparse.Namespace,
+    scratch: Path,
+    env: Mapping[str, str],
+    raw_s: list[float],
 ) -> None:
-    """Time every case on the full and the empty flow, interleaved, ``args.runs`` times."""
+    """Time every case on the full and the empty flow, interleaved, ``args.runs`` times; each
+    round also times the raw SQLite loop once (into ``raw_s``)."""
     for round_no in range(WARMUP_RUNS + args.runs):
+        raw_sample(args, scratch, f"sub-{round_no}", raw_s if round_no >= WARMUP_RUNS else [])
         for index, case in enumerate(cases):
             for jobs, kept in ((args.jobs, case.full_s), (0, case.empty_s)):
                 root = scratch / f"sub-{round_no}-{index}-{jobs}"
@@ -183,11 +190,15 @@ def in_process_runner(env: Mapping[str, str]) -> Callable[[Path, str], float]:
     return timed_run
 
 
-def measure_in_process(args: argparse.Namespace, scratch: Path, env: Mapping[str, str]) -> Case:
-    """Time ``run_flow`` in this process (logging observer on, logging at WARNING = quiet)."""
+def measure_in_process(
+    args: argparse.Namespace, scratch: Path, env: Mapping[str, str], raw_s: list[float]
+) -> Case:
+    """Time ``run_flow`` in this process (logging observer on, logging at WARNING = quiet);
+    each round also times the raw SQLite loop once (into ``raw_s``)."""
     timed_run = in_process_runner(env)
     case = Case("ours in-process", lambda f, r: [])
     for round_no in range(WARMUP_RUNS + args.runs):
+        raw_sample(args, scratch, f"inproc-{round_no}", raw_s if round_no >= WARMUP_RUNS else [])
         for jobs, kept in ((args.jobs, case.full_s), (0, case.empty_s)):
             root = scratch / f"inproc-{round_no}-{jobs}"
             flow = write_flow(root, "bench", jobs, args.steps_per_job)
@@ -197,14 +208,14 @@ def measure_in_process(args: argparse.Namespace, scratch: Path, env: Mapping[str
     return case
 
 
-def measure_raw(args: argparse.Namespace, scratch: Path) -> list[float]:
-    """Time the raw SQLite loop ``args.runs`` times (after a warm-up), fresh database each."""
-    timings = []
-    for round_no in range(WARMUP_RUNS + args.runs):
-        elapsed = time_raw_loop(scratch / f"raw-{round_no}.sqlite", args.jobs, args.steps_per_job)
-        if round_no >= WARMUP_RUNS:
-            timings.append(elapsed)
-    return timings
+def raw_sample(args: argparse.Namespace, scratch: Path, tag: str, kept: list[float]) -> None:
+    """Time the raw SQLite loop once on a fresh database and append the seconds to ``kept``.
+
+    Every measurement round takes one sample, so the limit is measured across the whole
+    benchmark, next to the commands it is compared with: a machine that speeds up or slows
+    down meanwhile moves both sides of the ratio.
+    """
+    kept.append(time_raw_loop(scratch / f"raw-{tag}.sqlite", args.jobs, args.steps_per_job))
 
 
 def ratio_text(value: float, reference: float | None) -> str:
@@ -329,15 +340,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     env = child_env()
     with tempfile.TemporaryDirectory(prefix="af-bench-", dir=args.tmp_dir) as tmp:
         scratch = Path(tmp)
+        raw_s: list[float] = []
         if args.in_process_only:
-            case = measure_in_process(args, scratch, env)
+            case = measure_in_process(args, scratch, env, raw_s)
             print(f"ours in-process: {case.per_step_us(steps):,.1f} µs/step", file=sys.stderr)
             return
         cases = build_cases(args.skip_predecessor, args.predecessor_venv)
         print(f"measuring {steps} steps × {args.runs} runs ...", file=sys.stderr)
-        measure_subprocesses(cases, args, scratch, env)
-        cases.append(measure_in_process(args, scratch, env))
-        report = Report(steps, cases, measure_raw(args, scratch))
+        measure_subprocesses(cases, args, scratch, env, raw_s)
+        cases.append(measure_in_process(args, scratch, env, raw_s))
+        report = Report(steps, cases, raw_s)
     out = [*machine_lines(args), "", *render_tables(report), "", *render_verdicts(report)]
     print("\n".join(out))
 
