@@ -1,9 +1,10 @@
 """Executing one attempt of a step: render inputs, instantiate, run, normalise, promote, record.
 
 Writes on the happy path: RUNNING (before the step runs), then the final row (after output
-promotion succeeded) — two state writes per step. A failure anywhere (rendering, inputs model,
-the step itself, output serialisation or promotion) records the step FAILED with the error class,
-redacted message and failure class, and emits ``step_error``.
+promotion succeeded) — two state writes per step. A step of the job loop hands its final row to
+the next step's RUNNING write, which commits both (``RunState.hold_final``). A failure anywhere
+(rendering, inputs model, the step itself, output serialisation or promotion) records the step
+FAILED with the error class, redacted message and failure class, and emits ``step_error``.
 """
 
 from __future__ import annotations

@@ -254,7 +254,12 @@ class SqliteStateStore:
 
     def step_handover(self, finished: StepRecord, started: StepRecord) -> None:
         """See :meth:`StateStore.step_handover`: one statement writes both rows (a statement
-        is atomic), committed on return."""
+        is atomic), committed on return.
+
+        ``seq`` (informational, ``0004_step_writes.sql``) is computed once for the statement:
+        right for ``started`` when ``finished`` already has its row, as a finishing step does;
+        order is kept by rowid either way.
+        """
         values = step_values(finished) + step_values(started)
         self._write_steps(f"{finished.step_id} and {started.step_id}", _PUT_TWO_STEPS, values)
 
