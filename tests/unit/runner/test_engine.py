@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import os
 import signal
-import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from aetherflow.errors import ConfigError, SpecError
-from aetherflow.runner.engine import RunRequest, RunResult, run_flow
-from aetherflow.runner.events import RecordingObserver
+from aetherflow.runner.engine import RunRequest, run_flow
 from aetherflow.runner.observers import MetricsObserver
 from aetherflow.runner.step import STEP_SKIPPED, Step, StepResult
 from aetherflow.runtime.registry import Registry
 from aetherflow.runtime.settings import Settings
 from aetherflow.state import open_state_store
-from aetherflow.state.records import JobRecord, StepRecord
+from tests.unit.runner.harness import Ran, RunFlow, flow_runner
 
 
 class Echo(Step):
@@ -50,60 +47,9 @@ def steps(registry: Registry) -> Registry:
     return registry
 
 
-@dataclass
-class Ran:
-    result: RunResult
-    events: RecordingObserver
-    state: Path
-
-    def jobs(self) -> dict[str, JobRecord]:
-        store = open_state_store(str(self.state))
-        try:
-            return {j.job_id: j for j in store.get_jobs(self.result.flow_id, self.result.run_id)}
-        finally:
-            store.close()
-
-    def steps(self) -> dict[tuple[str, str], StepRecord]:
-        store = open_state_store(str(self.state))
-        try:
-            rows = store.get_steps(self.result.flow_id, self.result.run_id)
-            return {(s.job_id, s.step_id): s for s in rows}
-        finally:
-            store.close()
-
-    def event(self, name: str, **match: Any) -> list[dict[str, Any]]:
-        return [
-            e.fields
-            for e in self.events.events
-            if e.name == name and all(e.fields.get(k) == v for k, v in match.items())
-        ]
-
-
-RunFlow = Callable[..., Ran]
-
-
 @pytest.fixture
 def run(tmp_path: Path, steps: Registry) -> RunFlow:
-    def go(text: str, *, extra_observers: tuple[Any, ...] = (), **kw: Any) -> Ran:
-        flow = tmp_path / "flow.yaml"
-        flow.write_text(textwrap.dedent(text).lstrip("\n"))
-        env = {
-            "AETHERFLOW_STATE_ROOT": str(tmp_path / "state"),
-            "AETHERFLOW_WORK_ROOT": str(tmp_path / "work"),
-        }
-        recorder = RecordingObserver()
-        request = RunRequest(
-            flow_path=str(flow),
-            env=env,
-            settings=Settings.from_env(env),
-            registry=steps,
-            observers=[recorder, *extra_observers],
-            **kw,
-        )
-        result = run_flow(request)
-        return Ran(result, recorder, tmp_path / "state" / "aetherflow.sqlite")
-
-    return go
+    return flow_runner(tmp_path, steps)
 
 
 def statuses(ran: Ran) -> dict[str, str]:

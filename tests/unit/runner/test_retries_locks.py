@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import os
-import textwrap
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from aetherflow.errors import LockNotAcquired
-from aetherflow.runner.engine import RunRequest, RunResult, run_flow
-from aetherflow.runner.events import RecordingObserver
 from aetherflow.runner.step import Step
 from aetherflow.runtime.registry import Registry
-from aetherflow.runtime.settings import Settings
-from aetherflow.state import LeaseHolder, StepRecord, open_state_store
+from aetherflow.state import LeaseHolder, open_state_store
+from tests.unit.runner.harness import RunFlow, flow_runner
 
 
 class Flaky(Step):
@@ -66,56 +61,9 @@ def steps(registry: Registry) -> Registry:
     return registry
 
 
-@dataclass
-class Ran:
-    result: RunResult
-    events: RecordingObserver
-    state: Path
-
-    def steps(self) -> dict[str, StepRecord]:
-        store = open_state_store(str(self.state))
-        try:
-            return {s.step_id: s for s in store.get_steps(self.result.flow_id, self.result.run_id)}
-        finally:
-            store.close()
-
-    def attempts(self, step_id: str) -> list[tuple[int, str]]:
-        store = open_state_store(str(self.state))
-        try:
-            rows = store.get_attempts(self.result.flow_id, self.result.run_id)
-        finally:
-            store.close()
-        return [(a.attempt, a.status.value) for a in rows if a.step_id == step_id]
-
-    def named(self, name: str) -> list[dict[str, Any]]:
-        return [e.fields for e in self.events.events if e.name == name]
-
-
-RunFlow = Callable[..., Ran]
-
-
 @pytest.fixture
 def run(tmp_path: Path, steps: Registry) -> RunFlow:
-    def go(text: str, **kw: Any) -> Ran:
-        flow = tmp_path / "flow.yaml"
-        flow.write_text(textwrap.dedent(text).lstrip("\n"))
-        env = {
-            "AETHERFLOW_STATE_ROOT": str(tmp_path / "state"),
-            "AETHERFLOW_WORK_ROOT": str(tmp_path / "work"),
-            "PATH": os.environ.get("PATH", ""),
-        }
-        recorder = RecordingObserver()
-        request = RunRequest(
-            flow_path=str(flow),
-            env=env,
-            settings=Settings.from_env(env),
-            registry=steps,
-            observers=[recorder],
-            **kw,
-        )
-        return Ran(run_flow(request), recorder, tmp_path / "state" / "aetherflow.sqlite")
-
-    return go
+    return flow_runner(tmp_path, steps)
 
 
 def test_retry_until_success_records_every_attempt(run: RunFlow, tmp_path: Path) -> None:
@@ -132,15 +80,15 @@ def test_retry_until_success_records_every_attempt(run: RunFlow, tmp_path: Path)
         """
     )
     assert ran.result.exit_code == 0
-    step = ran.steps()["s"]
+    step = ran.steps_by_id()["s"]
     assert (step.status.value, step.attempt, step.outputs) == ("SUCCESS", 3, {"tries": 3})
     assert ran.attempts("s") == [(1, "FAILED"), (2, "FAILED"), (3, "SUCCESS")]
-    retries = ran.named("step_retry")
+    retries = ran.event("step_retry")
     assert [(r["attempt"], r["delay_s"], r["error_class"]) for r in retries] == [
         (1, 0.01, "RuntimeError"),
         (2, 0.02, "RuntimeError"),
     ]
-    assert ran.named("step_error") == []
+    assert ran.event("step_error") == []
 
 
 def test_no_retry_without_retry_block(run: RunFlow, tmp_path: Path) -> None:
@@ -151,7 +99,7 @@ def test_no_retry_without_retry_block(run: RunFlow, tmp_path: Path) -> None:
     assert ran.result.exit_code == 1
     assert ran.attempts("s") == [(1, "FAILED")]
     assert (tmp_path / "n").read_text() == "1"
-    assert len(ran.named("step_error")) == 1
+    assert len(ran.event("step_error")) == 1
 
 
 def test_retry_on_narrows_the_retried_errors(run: RunFlow, tmp_path: Path) -> None:
@@ -168,7 +116,7 @@ def test_retry_on_narrows_the_retried_errors(run: RunFlow, tmp_path: Path) -> No
         """
     )
     assert ran.attempts("s") == [(1, "FAILED")]
-    assert ran.named("step_error")[0]["error_class"] == "RuntimeError"
+    assert ran.event("step_error")[0]["error_class"] == "RuntimeError"
 
 
 def test_input_errors_are_never_retried(run: RunFlow) -> None:
@@ -185,7 +133,7 @@ def test_input_errors_are_never_retried(run: RunFlow) -> None:
         """
     )
     assert ran.attempts("s") == [(1, "FAILED")]
-    assert ran.steps()["s"].error is not None
+    assert ran.steps_by_id()["s"].error is not None
 
 
 def test_timeout_interrupts_a_python_step(run: RunFlow) -> None:
@@ -201,7 +149,7 @@ def test_timeout_interrupts_a_python_step(run: RunFlow) -> None:
         """
     )
     assert time.monotonic() - started < 10
-    step = ran.steps()["s"]
+    step = ran.steps_by_id()["s"]
     assert step.error is not None
     assert (step.status.value, step.error.failure_class, step.error.cls) == (
         "FAILED",
@@ -239,7 +187,7 @@ def test_timeout_ends_the_whole_process_group(run: RunFlow, tmp_path: Path) -> N
                 timeout_seconds: 1
         """
     )
-    step = ran.steps()["s"]
+    step = ran.steps_by_id()["s"]
     assert step.error is not None
     assert step.error.failure_class == "timeout"
     found = _pids(pids)
@@ -264,14 +212,14 @@ def test_with_lock_runs_the_inner_step_with_its_token(run: RunFlow) -> None:
         """
     )
     assert ran.result.exit_code == 0
-    rows = ran.steps()
+    rows = ran.steps_by_id()
     assert list(rows) == ["publish", "publish/publish_inner"]
     inner, outer = rows["publish/publish_inner"], rows["publish"]
     assert inner.outputs == {"token": 1, "key": "publish:f"}
     assert inner.lock_token == 1
     assert outer.outputs == {"token": 1, "key": "publish:f"}
-    assert [e["key"] for e in ran.named("lock_acquired")] == ["publish:f"]
-    assert [e["token"] for e in ran.named("lock_released")] == [1]
+    assert [e["key"] for e in ran.event("lock_acquired")] == ["publish:f"]
+    assert [e["token"] for e in ran.event("lock_released")] == [1]
     store = open_state_store(str(ran.state))
     try:
         assert store.get_lease("publish:f") is None
@@ -297,7 +245,7 @@ def test_busy_lock_fails_fast_naming_the_holder(run: RunFlow, tmp_path: Path) ->
         "flow: {id: f}\njobs:\n  - id: a\n    steps:\n"
         "      - {id: l, type: with_lock, inputs: {lock_key: k, step: {type: token}}}\n"
     )
-    step = ran.steps()["l"]
+    step = ran.steps_by_id()["l"]
     assert step.error is not None
     assert step.error.cls == "LockNotAcquired"
     assert "lock 'k' is held by run other (flow g) pid 4242 on host h2 until " in step.error.message
@@ -312,8 +260,8 @@ def test_waiting_gets_the_lock_after_the_holder_expires(run: RunFlow, tmp_path: 
         "        inputs: {lock_key: k, wait_seconds: 10, poll_seconds: 0.05, step: {type: token}}\n"
     )
     assert ran.result.exit_code == 0
-    assert ran.steps()["l/l_inner"].outputs == {"token": first + 1, "key": "k"}
-    assert len(ran.named("lock_wait")) == 1
+    assert ran.steps_by_id()["l/l_inner"].outputs == {"token": first + 1, "key": "k"}
+    assert len(ran.event("lock_wait")) == 1
 
 
 def test_own_crashed_lock_is_reentrant(run: RunFlow, tmp_path: Path) -> None:
@@ -325,7 +273,7 @@ def test_own_crashed_lock_is_reentrant(run: RunFlow, tmp_path: Path) -> None:
         run_id="r1",
     )
     assert ran.result.exit_code == 0
-    assert ran.steps()["l/l_inner"].outputs == {"token": 2, "key": "k"}
+    assert ran.steps_by_id()["l/l_inner"].outputs == {"token": 2, "key": "k"}
 
 
 def test_lost_lock_cancels_the_inner_step(run: RunFlow, tmp_path: Path) -> None:
@@ -351,13 +299,13 @@ def test_lost_lock_cancels_the_inner_step(run: RunFlow, tmp_path: Path) -> None:
     )
     thief.join()
     assert time.monotonic() - started < 10
-    rows = ran.steps()
+    rows = ran.steps_by_id()
     inner, outer = rows["l/l_inner"], rows["l"]
     assert inner.error is not None
     assert outer.error is not None
     assert (inner.status.value, inner.error.failure_class) == ("FAILED", "lost_lock")
     assert (outer.status.value, outer.error.failure_class) == ("FAILED", "lost_lock")
-    assert ran.named("lock_lost")[0]["key"] == "k"
+    assert ran.event("lock_lost")[0]["key"] == "k"
     store = open_state_store(str(state))
     try:
         current = store.get_lease("k")
@@ -374,7 +322,7 @@ def test_job_scope_lock_busy_fails_the_job(run: RunFlow, tmp_path: Path) -> None
         "flow: {id: f, locks: {scope: job}}\njobs:\n  - {id: a, steps: [{id: s, type: token}]}\n"
     )
     assert ran.result.exit_code == 1
-    assert "s" not in ran.steps()
+    assert "s" not in ran.steps_by_id()
 
 
 def test_job_scope_lock_is_held_while_the_job_runs(run: RunFlow) -> None:
@@ -382,7 +330,7 @@ def test_job_scope_lock_is_held_while_the_job_runs(run: RunFlow) -> None:
         "flow: {id: f, locks: {scope: job}}\njobs:\n  - {id: a, steps: [{id: s, type: token}]}\n"
     )
     assert ran.result.exit_code == 0
-    assert [e["key"] for e in ran.named("lock_acquired")] == ["job:f:a"]
+    assert [e["key"] for e in ran.event("lock_acquired")] == ["job:f:a"]
 
 
 def test_flow_scope_lock_busy_refuses_the_run(run: RunFlow, tmp_path: Path) -> None:
@@ -400,12 +348,12 @@ def test_nested_lock_on_the_same_key_is_refused_not_stolen(run: RunFlow) -> None
         "          lock_key: k\n"
         "          step: {type: with_lock, inputs: {lock_key: k, step: {type: token}}}\n"
     )
-    rows = ran.steps()
+    rows = ran.steps_by_id()
     assert list(rows) == ["outer", "outer/outer_inner"]
     inner = rows["outer/outer_inner"]
     assert inner.error is not None
     assert inner.error.cls == "LockNotAcquired"
-    assert ran.named("lock_lost") == []
+    assert ran.event("lock_lost") == []
 
 
 def test_nested_with_lock_records_the_full_path(run: RunFlow) -> None:
@@ -417,7 +365,7 @@ def test_nested_with_lock_records_the_full_path(run: RunFlow) -> None:
         "          step: {type: with_lock, inputs: {lock_key: k2, step: {type: token}}}\n"
     )
     assert ran.result.exit_code == 0
-    assert list(ran.steps()) == [
+    assert list(ran.steps_by_id()) == [
         "outer",
         "outer/outer_inner",
         "outer/outer_inner/outer_inner_inner",
@@ -445,11 +393,11 @@ def test_lost_flow_lock_stops_the_run(run: RunFlow, tmp_path: Path) -> None:
     )
     thief.join()
     assert ran.result.exit_code == 1
-    rows = ran.steps()
+    rows = ran.steps_by_id()
     assert rows["s"].error is not None
     assert rows["s"].error.failure_class == "lost_lock"
     assert "t" not in rows
-    assert ran.named("run_summary")[0]["jobs"][1]["reason"] == "run stopped: lock flow:f was lost"
+    assert ran.event("run_summary")[0]["jobs"][1]["reason"] == "run stopped: lock flow:f was lost"
     assert ran.events.names()[-1] == "run_summary"
 
 
@@ -483,11 +431,11 @@ def test_signal_during_a_retry_delay_records_an_interrupted_attempt(
     timer.join()
     assert ran.result.exit_code == 143
     assert ran.attempts("s") == [(1, "FAILED"), (2, "FAILED")]
-    step = ran.steps()["s"]
+    step = ran.steps_by_id()["s"]
     assert step.error is not None
     assert (step.attempt, step.error.failure_class, step.error.cls) == (
         2,
         "interrupted",
         "StepInterrupted",
     )
-    assert [e["failure_class"] for e in ran.named("step_error")] == ["interrupted"]
+    assert [e["failure_class"] for e in ran.event("step_error")] == ["interrupted"]
