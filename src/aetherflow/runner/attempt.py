@@ -223,13 +223,9 @@ def run_attempt(rs: RunState, call: StepCall, attempt: int, *, final: bool) -> A
             "outputs_summary": summarize_outputs(output),
             "skip_reason": reason if status is StepStatus.SKIPPED else None,
         }
-    if call.hand_over:
-        rs.hold_final(final_row, end_fields)  # written with the next step's RUNNING row
-    else:
-        with rs.writing():
-            rs.store.step_finished(final_row)
-        if end_fields is not None:
-            rs.bus.emit(ev.STEP_END, **end_fields)
+    rs.hold_final(final_row, end_fields)  # written with the next step's RUNNING row
+    if not call.hand_over:
+        rs.release_final()  # the inner step of with_lock: recorded while the lock is held
     outcome = StepOutcome(call.record_id, step.type, status, attempt, duration, output)
     return AttemptResult(outcome, promoted, reason)
 

@@ -94,6 +94,8 @@ _ENCODERS: dict[tuple[Callable[[Any], Any] | None, bool, bool, bool], _Encoder] 
 """C encoders by (default, sort_keys, allow_nan, compact): built once, shared by every call
 and thread (an encoder without a circular-reference table keeps no state between calls)."""
 _MAX_ENCODERS = 32
+_SEPARATORS = {True: (",", ":"), False: (", ", ": ")}
+"""(item, key) separators, compact or not."""
 
 
 def json_text(
@@ -123,11 +125,10 @@ def json_text(
     if not value and type(value) is dict:
         return "{}"  # no outputs, nothing promoted: the most common value of all
     if _C_ENCODER is None:  # pragma: no cover - CPython always ships the accelerator
-        item_sep, key_sep = (",", ":") if compact else (", ", ": ")
         return json.dumps(
             value,
             sort_keys=sort_keys,
-            separators=(item_sep, key_sep),
+            separators=_SEPARATORS[compact],
             ensure_ascii=False,
             allow_nan=allow_nan,
             default=default,
@@ -147,7 +148,7 @@ def json_text(
 def _new_encoder(
     default: Callable[[Any], Any] | None, sort_keys: bool, allow_nan: bool, compact: bool
 ) -> _Encoder:
-    item_sep, key_sep = (",", ":") if compact else (", ", ": ")
+    item_sep, key_sep = _SEPARATORS[compact]
     encoder: _Encoder = _C_ENCODER(
         None,  # no circular-reference table: see json_text
         default or _no_default,
